@@ -118,14 +118,14 @@ def train_rate(tf, corpus, config, windows, batches_per_window, variant):
     """Steady-state training speed of `config` on real PTB batches."""
     from ptb_tf.pipeline import window_dataset  # pylint: disable=g-import-not-at-top
     trainer = trainer_for(config, variant)
-    dataset = window_dataset(corpus.train, config.batch_size,
-                             config.num_steps).repeat()
-    iterator = iter(dataset)
-    state = [trainer.model.zero_state(config.batch_size)]
+    inputs, targets = next(iter(window_dataset(
+        corpus.train, config.batch_size, config.num_steps).batch(
+            batches_per_window)))
     count = tf.constant(batches_per_window)
+    state = [trainer.model.zero_state(config.batch_size)]
 
     def run():
-        cost, _, state[0] = trainer.train_steps(iterator, state[0], count)
+        cost, state[0] = trainer.train_steps(inputs, targets, count, state[0])
         cost.numpy()
 
     words = batches_per_window * config.batch_size * config.num_steps
@@ -139,12 +139,14 @@ def train_rate(tf, corpus, config, windows, batches_per_window, variant):
 
 def epoch_time(corpus, config, variant):
     """Seconds of one full training epoch (the per-step overhead test)."""
-    from ptb_tf.pipeline import window_dataset  # pylint: disable=g-import-not-at-top
     trainer = trainer_for(config, variant)
-    dataset = window_dataset(corpus.train, config.batch_size, config.num_steps)
-    # Trace on a first, short pass so the epoch measures running, not tracing.
-    trainer.run_epoch(dataset.take(2), config.batch_size, train=True)
-    return trainer.run_epoch(dataset, config.batch_size, train=True)["seconds"]
+
+    def epoch():
+        return trainer.run_epoch(corpus.train, config.batch_size,
+                                 config.num_steps, train=True)["seconds"]
+
+    epoch()  # A first epoch traces and compiles: time the second.
+    return epoch()
 
 
 def exact_test_seconds(corpus, config, window=500):

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from ptb_tf import recurrent
-from ptb_tf.model_modes import RNN_MODES
+from ptb_tf.model_modes import PRECISIONS, RNN_MODES
 
 
 @keras.saving.register_keras_serializable(package="ptb_tf")
@@ -27,11 +27,28 @@ class PTBModel(keras.Model):
     and a `tf.while_loop` elsewhere; the forget gate gets no extra bias
     (the tutorial's forget_bias=0.0) and every weight, biases included, starts
     uniform(-init_scale, init_scale).
+
+    precision "mixed_bfloat16" keeps every weight float32 and runs the
+    matmuls in bfloat16. In rnn_mode "keras" that is Keras's mixed_bfloat16
+    policy, which computes everything else in bfloat16 too, the LSTM state
+    and the logits included. In "unrolled" only the matmul operands are
+    rounded: gates, state, logits and gradient sums stay float32.
     """
 
     def __init__(self, vocab_size: int, hidden_size: int, num_layers: int,
                  keep_prob: float = 1.0, init_scale: float = 0.1,
-                 rnn_mode: str = "keras", **kwargs):
+                 rnn_mode: str = "keras", precision: str = "float32",
+                 **kwargs):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}."
+                             f" Received: precision={precision}")
+        if rnn_mode == "block" and precision != "float32":
+            raise ValueError("rnn_mode=block runs in float32 only (the fused op "
+                             "has no bfloat16 kernel). Received: "
+                             f"precision={precision}")
+        # Only the keras mode hands the precision to Keras as a dtype policy;
+        # the others compute in float32 and round just the matmul operands.
+        kwargs["dtype"] = precision if rnn_mode == "keras" else "float32"
         super().__init__(**kwargs)
         for name, value in (("vocab_size", vocab_size),
                             ("hidden_size", hidden_size),
@@ -54,16 +71,15 @@ class PTBModel(keras.Model):
         self.keep_prob = keep_prob
         self.init_scale = init_scale
         self.rnn_mode = rnn_mode
+        self.precision = precision
+        self.operand_dtype = (tf.bfloat16 if precision == "mixed_bfloat16"
+                              else tf.float32)
 
         def uniform():
             return keras.initializers.RandomUniform(-init_scale, init_scale)
 
-        if rnn_mode == "block" and self.compute_dtype != "float32":
-            raise ValueError("rnn_mode=block runs in float32 only (the fused op "
-                             "has no bfloat16 kernel). Received: "
-                             f"dtype={self.dtype_policy.name}")
-        # Under a mixed policy (dtype="mixed_bfloat16") the weights stay
-        # float32 and the layers compute in bfloat16.
+        # Under a mixed policy the weights stay float32 and the layers
+        # compute in bfloat16.
         policy = self.dtype_policy
         self.embedding = keras.layers.Embedding(
             vocab_size, hidden_size, embeddings_initializer=uniform(),
@@ -93,6 +109,8 @@ class PTBModel(keras.Model):
         self.softmax = keras.layers.Dense(
             vocab_size, kernel_initializer=uniform(),
             bias_initializer=uniform(), name="softmax", dtype=policy)
+        # Built now: the unrolled and block modes use its weights directly.
+        self.softmax.build((None, hidden_size))
 
     def zero_state(self, batch_size) -> tf.Tensor:
         """float32 [num_layers, 2, batch_size, hidden_size] zeros."""
@@ -107,8 +125,8 @@ class PTBModel(keras.Model):
           training: applies dropout when True.
 
         Returns:
-          logits: [batch, time, vocab_size], in the compute dtype (float32, or
-            bfloat16 under a mixed policy: cast before a softmax).
+          logits: [batch, time, vocab_size], float32, or bfloat16 in rnn_mode
+            keras with precision mixed_bfloat16 (cast before a softmax).
           state: float32 [num_layers, 2, batch, hidden_size] after the last
             step (float32 whatever the policy, so callers carry one type).
         """
@@ -125,7 +143,12 @@ class PTBModel(keras.Model):
                                             state[index, 1], training)
             outputs = dropout(outputs, training=training)
             new_states.append(tf.stack([c, h]))
-        return self.softmax(outputs), tf.cast(tf.stack(new_states), tf.float32)
+        if self.rnn_mode == "keras":
+            logits = self.softmax(outputs)
+        else:
+            logits = recurrent.matmul(outputs, self.softmax.kernel,
+                                      self.operand_dtype) + self.softmax.bias
+        return logits, tf.cast(tf.stack(new_states), tf.float32)
 
     def _run_layer(self, lstm, inputs, c, h, training):
         """One LSTM layer in the model's rnn_mode -> outputs, c, h."""
@@ -134,21 +157,22 @@ class PTBModel(keras.Model):
             outputs, h, c = lstm(inputs, initial_state=[h, c], training=training)
             return outputs, c, h
         cell = lstm.cell
-        # Read directly, variables are not autocast: cast to the compute dtype.
-        weights = tuple(tf.cast(weight, inputs.dtype) for weight in
-                        (cell.kernel, cell.recurrent_kernel, cell.bias))
+        weights = (cell.kernel, cell.recurrent_kernel, cell.bias)
         if self.rnn_mode == "block":
             return recurrent.block_lstm_layer(inputs, *weights, c, h)
         if inputs.shape[1] is not None:
-            return recurrent.unrolled_lstm_layer(inputs, *weights, c, h)
+            return recurrent.unrolled_lstm_layer(inputs, *weights, c, h,
+                                                 self.operand_dtype)
         mask = tf.ones(tf.shape(inputs)[:2], tf.bool)
         outputs, c, h = recurrent.lstm_layer(
-            tf.transpose(inputs, [1, 0, 2]), *weights, c, h, tf.transpose(mask))
+            tf.transpose(inputs, [1, 0, 2]), *weights, c, h, tf.transpose(mask),
+            self.operand_dtype)
         return tf.transpose(outputs, [1, 0, 2]), c, h
 
     def get_config(self):
         config = super().get_config()
         config.update(vocab_size=self.vocab_size, hidden_size=self.hidden_size,
                       num_layers=self.num_layers, keep_prob=self.keep_prob,
-                      init_scale=self.init_scale, rnn_mode=self.rnn_mode)
+                      init_scale=self.init_scale, rnn_mode=self.rnn_mode,
+                      precision=self.precision)
         return config

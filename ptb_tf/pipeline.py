@@ -36,10 +36,35 @@ def window_dataset(ids: np.ndarray, batch_size: int,
         (inputs, targets)).prefetch(tf.data.AUTOTUNE)
 
 
-def sequential_dataset(ids: np.ndarray, window: int) -> tf.data.Dataset:
-    """Yields every prediction of the corpus once, in order, at batch size 1.
+def chunk_dataset(ids: np.ndarray, batch_size: int, num_steps: int,
+                  chunks: int = 10) -> tf.data.Dataset:
+    """window_dataset's batches in `chunks` groups of equal shape.
 
-    ids: int [num_tokens] -> elements (inputs, targets), int32 [1, <= window].
+    ids: int [num_tokens] -> elements (inputs, targets, count): inputs and
+    targets int32 [size, batch_size, num_steps] with size = ceil(batches /
+    chunks), and count int32 [] the real batches in the group. The last group
+    is padded with zeros after its `count` real batches, so every group has the
+    same shape and a compiled (XLA) loop over a group is compiled once.
+    """
+    windows = window_dataset(ids, batch_size, num_steps)
+    size = -(-int(windows.cardinality()) // chunks)
+
+    def pad(inputs, targets):
+        count = tf.shape(inputs)[0]
+        padding = [[0, size - count], [0, 0], [0, 0]]
+        shape = [size, batch_size, num_steps]
+        return (tf.ensure_shape(tf.pad(inputs, padding), shape),
+                tf.ensure_shape(tf.pad(targets, padding), shape), count)
+
+    return windows.batch(size).map(pad).prefetch(tf.data.AUTOTUNE)
+
+
+def sequential_windows(ids: np.ndarray, window: int):
+    """Every prediction of the corpus once, in order, at batch size 1.
+
+    ids: int [num_tokens] -> a list of one or two (inputs, targets) pairs,
+    int32 [windows, 1, length]: first all full windows of `window` tokens,
+    then, if the corpus does not fill them, one shorter window with the rest.
     With the state carried from window to window this scores the same
     num_tokens - 1 predictions as the tutorial's batch-1, step-1 test run, in
     far fewer steps; the last window is shorter instead of dropped.
@@ -47,11 +72,10 @@ def sequential_dataset(ids: np.ndarray, window: int) -> tf.data.Dataset:
     ids = np.asarray(ids, np.int32)
     inputs, targets = ids[:-1], ids[1:]
     full = len(inputs) // window * window
-    dataset = tf.data.Dataset.from_tensor_slices(
-        (inputs[:full].reshape(-1, 1, window),
-         targets[:full].reshape(-1, 1, window)))
+    parts = []
+    if full:
+        parts.append((inputs[:full].reshape(-1, 1, window),
+                      targets[:full].reshape(-1, 1, window)))
     if full < len(inputs):
-        tail = tf.data.Dataset.from_tensors(
-            (inputs[None, full:], targets[None, full:]))
-        dataset = dataset.concatenate(tail)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+        parts.append((inputs[None, None, full:], targets[None, None, full:]))
+    return parts

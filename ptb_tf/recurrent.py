@@ -40,6 +40,29 @@ class LSTMWeights:
             softmax_bias=tf.identity(model.softmax.bias))
 
 
+def matmul(x, w, operand_dtype=tf.float32):
+    """x float32 [..., in] @ w float32 [in, out] -> float32 [..., out].
+
+    With operand_dtype bfloat16 only the two operands are rounded: the product
+    runs at the bfloat16 matmul rate, while the result and everything computed
+    from it (gates, cell state, logits) stay float32, which keeps training as
+    accurate as float32 where rounding all of it to bfloat16 did not. Each call
+    casts its own copy of w, so the gradients of a weight used at every time
+    step are summed in float32.
+    """
+    if x.shape.rank != 2:
+        # As a 2-D matmul: the gradient of an einsum over "..." batch axes
+        # runs ~60x slower on the CPU.
+        rows = tf.reshape(x, [-1, x.shape[-1]])
+        outer = tf.shape(x)[:-1]
+        return tf.reshape(matmul(rows, w, operand_dtype),
+                          tf.concat([outer, tf.shape(w)[-1:]], 0))
+    if operand_dtype == tf.float32:
+        return tf.matmul(x, w)
+    return tf.cast(tf.matmul(tf.cast(x, operand_dtype),
+                             tf.cast(w, operand_dtype)), tf.float32)
+
+
 def lstm_cell(gates, c):
     """One LSTM update from the gate pre-activations (Keras order i, f, c, o).
 
@@ -50,18 +73,21 @@ def lstm_cell(gates, c):
     return new_c, tf.sigmoid(output_gate) * tf.tanh(new_c)
 
 
-def unrolled_lstm_layer(inputs, kernel, recurrent_kernel, bias, c, h):
+def unrolled_lstm_layer(inputs, kernel, recurrent_kernel, bias, c, h,
+                        operand_dtype=tf.float32):
     """An LSTM layer over a window of static length, unrolled in the graph.
 
     inputs: float [batch, time, in] with time known when tracing;
     c, h: float [batch, hidden]. Returns outputs [batch, time, hidden], c, h.
     The input projection of all steps is one matmul; without a loop
-    construct, the graph has no per-step loop overhead.
+    construct, the graph has no per-step loop overhead. operand_dtype: see
+    `matmul`.
     """
-    projected = tf.einsum("bti,ig->btg", inputs, kernel) + bias
+    projected = matmul(inputs, kernel, operand_dtype) + bias
     outputs = []
     for step in range(inputs.shape[1]):
-        c, h = lstm_cell(projected[:, step] + tf.matmul(h, recurrent_kernel), c)
+        c, h = lstm_cell(projected[:, step]
+                         + matmul(h, recurrent_kernel, operand_dtype), c)
         outputs.append(h)
     return tf.stack(outputs, axis=1), c, h
 
@@ -111,21 +137,23 @@ def _block_lstm(inputs, c, h, weights, bias):
     return (cs, hs), gradient
 
 
-def lstm_layer(inputs, kernel, recurrent_kernel, bias, c, h, mask):
+def lstm_layer(inputs, kernel, recurrent_kernel, bias, c, h, mask,
+               operand_dtype=tf.float32):
     """One LSTM layer over time, holding the state where the mask is False.
 
     inputs: float32 [time, batch, in] (time-major); mask: bool [time, batch];
-    c, h: float32 [batch, hidden].
+    c, h: float32 [batch, hidden]; operand_dtype: see `matmul`.
     Returns outputs float32 [time, batch, hidden] and the final c and h.
     """
     # The input projection of every step in one matmul; only the recurrent
     # matmul stays inside the loop.
-    projected = tf.einsum("tbi,ig->tbg", inputs, kernel) + bias
+    projected = matmul(inputs, kernel, operand_dtype) + bias
 
     def step(carry, elements):
         c, h = carry
         projected_t, mask_t = elements
-        new_c, new_h = lstm_cell(projected_t + tf.matmul(h, recurrent_kernel), c)
+        new_c, new_h = lstm_cell(
+            projected_t + matmul(h, recurrent_kernel, operand_dtype), c)
         keep = mask_t[:, None]
         return tf.where(keep, new_c, c), tf.where(keep, new_h, h)
 

@@ -19,8 +19,8 @@ import tensorflow as tf
 from ptb_tf import config as config_lib
 from ptb_tf.files import atomic_write_text
 from ptb_tf.model import PTBModel
-from ptb_tf.pipeline import sequential_dataset, window_dataset
-from ptb_tf.reader import Corpus
+from ptb_tf.pipeline import chunk_dataset, sequential_windows
+from ptb_tf.reader import Corpus, num_batches
 
 Log = Callable[[str], None]
 
@@ -36,8 +36,13 @@ def sequence_cost(logits: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
     Its gradient, not that of a per-token mean, is what the tutorial's
     learning rate of 1.0 and clipping norm were tuned for.
     """
-    nll = tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=targets, logits=tf.cast(logits, tf.float32))
+    logits = tf.cast(logits, tf.float32)
+    # -log softmax(logits)[target] = logsumexp(logits) - logits[target]:
+    # the same value and gradient as sparse_softmax_cross_entropy_with_logits,
+    # in fewer passes over the [batch, time, vocab] logits (measured 1.4-1.6x
+    # faster here, with and without XLA; the loss is ~10% of a small step).
+    target_logits = tf.gather(logits, targets, batch_dims=2)
+    nll = tf.reduce_logsumexp(logits, axis=-1) - target_logits
     return tf.reduce_sum(nll) / tf.cast(tf.shape(targets)[0], tf.float32)
 
 
@@ -46,13 +51,13 @@ def build_model(config: config_lib.Config, rnn_mode: str = "keras",
     """A PTBModel with its weights created (ready to restore a checkpoint).
 
     precision: "float32", or "mixed_bfloat16" (float32 weights, bfloat16
-    compute); checkpoints are the same either way.
+    matmuls; see PTBModel); checkpoints are the same either way.
     """
     model = PTBModel(vocab_size=config.vocab_size,
                      hidden_size=config.hidden_size,
                      num_layers=config.num_layers, keep_prob=config.keep_prob,
                      init_scale=config.init_scale, rnn_mode=rnn_mode,
-                     dtype=precision)
+                     precision=precision)
     model(tf.zeros([1, 1], tf.int32))
     return model
 
@@ -75,12 +80,15 @@ class Trainer:
         self.config = config
         self.optimizer = keras.optimizers.SGD(learning_rate=config.learning_rate)
         self.optimizer.build(model.trainable_variables)
-        # XLA fuses the many small ops of a step; the loops over batches stay
-        # outside it (the dataset iterator is not an XLA op).
         self.train_step = tf.function(self._train_step, jit_compile=jit_compile)
-        # train_steps(iterator, state, num_batches), and eval_steps likewise.
+        # train_steps(inputs, targets, count, state) runs a chunk of batches in
+        # one call: no Python between steps and, under XLA, one compiled loop
+        # (no per-step dispatch), which is what makes tiny models fast.
         self.train_steps = tf.function(
-            functools.partial(self._run_steps, self.train_step))
+            functools.partial(self._run_steps, self._train_step),
+            jit_compile=jit_compile)
+        # Evaluation stays out of XLA: the exact test runs windows of
+        # hundreds of steps, which the unrolled mode would compile unrolled.
         self.eval_steps = tf.function(
             functools.partial(self._run_steps, self.eval_step))
 
@@ -108,52 +116,46 @@ class Trainer:
         logits, new_state = self.model(inputs, state, training=False)
         return sequence_cost(logits, targets), new_state
 
-    def _run_steps(self, step, iterator, state, num_batches):
-        """Runs num_batches steps in one call, no Python between steps.
+    def _run_steps(self, step, inputs, targets, count, state):
+        """Runs the first `count` batches of a chunk, carrying the state.
 
-        step is train_step or eval_step; both return the cost and the state
-        first. Returns the summed cost float32 [], the time steps run int32 []
-        and the final state.
+        step is _train_step or eval_step; both return the cost and the state
+        first. inputs, targets: int32 [chunk, batch, time]; count: int32 [].
+        Returns the summed cost float32 [] and the final state.
         """
-        total_cost, time_steps = tf.constant(0.0), tf.constant(0)
-        for _ in tf.range(num_batches):
-            inputs, targets = next(iterator)
-            cost, state = step(inputs, targets, state)[:2]
+        total_cost = tf.constant(0.0)
+        for index in tf.range(count):
+            cost, state = step(inputs[index], targets[index], state)[:2]
             total_cost += cost
-            time_steps += tf.shape(inputs)[1]
-        return total_cost, time_steps, state
+        return total_cost, state
 
-    def run_epoch(self, dataset: tf.data.Dataset, batch_size: int,
+    def run_epoch(self, ids: np.ndarray, batch_size: int, num_steps: int,
                   train: bool, log: Optional[Log] = None) -> Dict[str, float]:
-        """Runs one pass from the zero state, carrying the state batch to batch.
+        """One pass over ids from the zero state, in the tutorial's batches.
 
-        The batches run in about ten compiled calls, one per progress line,
-        so no Python runs between steps. Returns perplexity (exp of the mean
-        NLL per predicted token), words per second and seconds; logs the
-        progress lines if `log` is given.
+        ids: int [num_tokens]. The batches run in ten compiled calls, one per
+        progress line. Returns perplexity (exp of the mean NLL per predicted
+        token), words per second and seconds; logs the progress lines if
+        `log` is given.
         """
         state = self.model.zero_state(batch_size)
-        total_batches = int(dataset.cardinality())
-        chunk = -(-total_batches // 10)  # ceil: at most ten calls
+        total_batches = num_batches(len(ids), batch_size, num_steps)
         run_steps = self.train_steps if train else self.eval_steps
-        iterator = iter(dataset)
-        total_cost, total_steps, done = 0.0, 0, 0
+        total_cost, done = 0.0, 0
         start = time.perf_counter()
-        while done < total_batches:
-            count = min(chunk, total_batches - done)
-            cost, time_steps, state = run_steps(iterator, state,
-                                                tf.constant(count))
-            done += count
+        for inputs, targets, count in chunk_dataset(ids, batch_size,
+                                                    num_steps):
+            cost, state = run_steps(inputs, targets, count, state)
+            done += int(count)
             total_cost += float(cost)
-            total_steps += int(time_steps)
             if log:
+                words = done * num_steps * batch_size
                 log(f"{done / total_batches:.3f} perplexity: "
-                    f"{math.exp(total_cost / total_steps):.3f} speed: "
-                    f"{total_steps * batch_size / (time.perf_counter() - start):.0f}"
-                    " wps")
+                    f"{math.exp(total_cost / (done * num_steps)):.3f} speed: "
+                    f"{words / (time.perf_counter() - start):.0f} wps")
         seconds = time.perf_counter() - start
-        return {"perplexity": math.exp(total_cost / total_steps),
-                "words_per_second": total_steps * batch_size / seconds,
+        return {"perplexity": math.exp(total_cost / (done * num_steps)),
+                "words_per_second": done * num_steps * batch_size / seconds,
                 "seconds": seconds}
 
     def evaluate_exact(self, ids: np.ndarray, window: int) -> float:
@@ -162,8 +164,13 @@ class Trainer:
         Equals the tutorial's batch-1, step-1 test run for any window length,
         because the state is carried across windows and no token is dropped.
         """
-        return self.run_epoch(sequential_dataset(ids, window), batch_size=1,
-                              train=False)["perplexity"]
+        state = self.model.zero_state(1)
+        total_cost = 0.0
+        for inputs, targets in sequential_windows(ids, window):
+            cost, state = self.eval_steps(inputs, targets,
+                                          tf.constant(len(inputs)), state)
+            total_cost += float(cost)
+        return math.exp(total_cost / (len(ids) - 1))
 
 
 def machine_info() -> Dict[str, Any]:
@@ -218,20 +225,16 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
             log(f"Resuming from {manager.latest_checkpoint} after epoch "
                 f"{int(epochs_done.numpy())}")
 
-    train_data = window_dataset(corpus.train, config.batch_size,
-                                config.num_steps)
-    valid_data = window_dataset(corpus.valid, config.batch_size,
-                                config.num_steps)
-
     for epoch in range(int(epochs_done.numpy()), config.max_max_epoch):
         epoch_start = time.perf_counter()
         learning_rate = config_lib.learning_rate_for_epoch(config, epoch)
         trainer.optimizer.learning_rate.assign(learning_rate)
         log(f"Epoch: {epoch + 1} Learning rate: {learning_rate:.3f}")
-        train = trainer.run_epoch(train_data, config.batch_size, train=True,
-                                  log=log)
+        train = trainer.run_epoch(corpus.train, config.batch_size,
+                                  config.num_steps, train=True, log=log)
         log(f"Epoch: {epoch + 1} Train Perplexity: {train['perplexity']:.3f}")
-        valid = trainer.run_epoch(valid_data, config.batch_size, train=False)
+        valid = trainer.run_epoch(corpus.valid, config.batch_size,
+                                  config.num_steps, train=False)
         log(f"Epoch: {epoch + 1} Valid Perplexity: {valid['perplexity']:.3f}")
         epoch_seconds = time.perf_counter() - epoch_start
         history[epoch].assign([learning_rate, train["perplexity"],

@@ -5,7 +5,7 @@ import pytest
 
 from ptb_tf import reader
 from ptb_tf.errors import UserError
-from ptb_tf.pipeline import sequential_dataset, window_dataset
+from ptb_tf.pipeline import chunk_dataset, sequential_windows, window_dataset
 from ptb_tf.vocab import EOS, UNK, Vocabulary
 from tests.conftest import write_corpus
 
@@ -42,14 +42,31 @@ def test_batchify_layout():
 
 
 @pytest.mark.parametrize("window", [1, 4, 100])
-def test_sequential_dataset_covers_every_prediction_once(window):
+def test_sequential_windows_cover_every_prediction_once(window):
     ids = np.arange(10, 27)
-    pairs = [(x.numpy(), y.numpy()) for x, y in sequential_dataset(ids, window)]
-    inputs = np.concatenate([x for x, _ in pairs], axis=1)
-    targets = np.concatenate([y for _, y in pairs], axis=1)
-    np.testing.assert_array_equal(inputs, [ids[:-1]])
-    np.testing.assert_array_equal(targets, [ids[1:]])
-    assert all(x.shape[0] == 1 and x.shape[1] <= window for x, _ in pairs)
+    parts = sequential_windows(ids, window)
+    inputs = np.concatenate([x.reshape(-1) for x, _ in parts])
+    targets = np.concatenate([y.reshape(-1) for _, y in parts])
+    np.testing.assert_array_equal(inputs, ids[:-1])
+    np.testing.assert_array_equal(targets, ids[1:])
+    # Full windows first, then at most one shorter window.
+    assert parts[0][0].shape[1:] == (1, min(window, 16))
+    assert len(parts) == (1 if 16 % window == 0 or window > 16 else 2)
+    assert all(x.dtype == np.int32 for x, _ in parts)
+
+
+def test_chunk_dataset_groups_the_windows_in_equal_padded_chunks():
+    ids = np.arange(23)  # batch 2, 3 steps: 3 windows; 2 chunks of 2
+    windows = [(x.numpy(), y.numpy()) for x, y in window_dataset(ids, 2, 3)]
+    chunks = [(x.numpy(), y.numpy(), int(n))
+              for x, y, n in chunk_dataset(ids, 2, 3, chunks=2)]
+    assert [n for _, _, n in chunks] == [2, 1]
+    assert all(x.shape == (2, 2, 3) for x, _, _ in chunks)
+    np.testing.assert_array_equal(chunks[0][0], [windows[0][0], windows[1][0]])
+    np.testing.assert_array_equal(chunks[0][1], [windows[0][1], windows[1][1]])
+    np.testing.assert_array_equal(chunks[1][0][0], windows[2][0])
+    np.testing.assert_array_equal(chunks[1][1][0], windows[2][1])
+    np.testing.assert_array_equal(chunks[1][0][1], np.zeros((2, 3)))  # padding
 
 
 def test_read_words_turns_line_breaks_into_eos(tmp_path):
