@@ -199,15 +199,50 @@ def serving_latency(tf, corpus, config):
 
 
 def pipeline_rate(corpus, config):
-    """Words per second of the tf.data pipeline alone (small config batches)."""
-    from ptb_tf.pipeline import window_dataset  # pylint: disable=g-import-not-at-top
-    dataset = window_dataset(corpus.train, config.batch_size, config.num_steps)
+    """Words per second of the tf.data pipeline alone (the training chunks)."""
+    from ptb_tf.pipeline import chunk_dataset  # pylint: disable=g-import-not-at-top
 
     def run():
-        for _ in dataset:
+        for _ in chunk_dataset(corpus.train, config.batch_size,
+                               config.num_steps):
             pass
 
     return _median_rate(run, 3, len(corpus.train))
+
+
+def checkpoint_seconds(tf, config):
+    """Seconds to write one checkpoint of `config` (model and optimizer)."""
+    from ptb_tf import training  # pylint: disable=g-import-not-at-top
+    trainer = training.Trainer(training.build_model(config), config)
+    checkpoint = tf.train.Checkpoint(model=trainer.model,
+                                     optimizer=trainer.optimizer)
+    with tempfile.TemporaryDirectory() as folder:
+        manager = tf.train.CheckpointManager(checkpoint, folder, max_to_keep=3)
+        return statistics.median(
+            _timed(manager.save) for _ in range(5))
+
+
+def _timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def side_costs(pipeline_words_per_second, save_seconds, corpus,
+               words_per_second):
+    """What the pipeline, checkpointing and logging add to one training epoch.
+
+    As fractions of the epoch's compute time at `words_per_second`: the whole
+    epoch's data through tf.data, timed alone (prefetching overlaps it with
+    training, so this is an upper bound) and one checkpoint (written once an
+    epoch). The ten progress lines read a loss each chunk's call has already
+    returned, and print: nothing to time.
+    """
+    epoch_seconds = len(corpus.train) / words_per_second
+    return {"epoch_seconds": epoch_seconds,
+            "pipeline_fraction": (len(corpus.train) / pipeline_words_per_second
+                                  / epoch_seconds),
+            "checkpoint_fraction": save_seconds / epoch_seconds}
 
 
 def peak_rss_mb() -> float:
@@ -288,6 +323,19 @@ def main(argv):
     report["pipeline_words_per_second"] = pipeline_rate(corpus, small)
     print(f"tf.data pipeline alone: "
           f"{report['pipeline_words_per_second']:.0f} words/s", flush=True)
+    report["checkpoint_seconds_small"] = checkpoint_seconds(tf, small)
+    fastest = max(((result["words_per_second"], key) for key, result
+                   in report["training"].items() if key.startswith("small ")),
+                  default=None)
+    if fastest:
+        costs = side_costs(report["pipeline_words_per_second"],
+                           report["checkpoint_seconds_small"], corpus,
+                           fastest[0])
+        report["side_costs_small"] = dict(costs, variant=fastest[1])
+        print(f"side costs of a small epoch ({fastest[1]}, "
+              f"{costs['epoch_seconds']:.0f} s): tf.data "
+              f"{100 * costs['pipeline_fraction']:.2f}%, one checkpoint "
+              f"{100 * costs['checkpoint_fraction']:.2f}%", flush=True)
     report["peak_rss_mb"] = peak_rss_mb()
     if FLAGS.output:
         atomic_write_text(FLAGS.output, json.dumps(report, indent=2) + "\n")

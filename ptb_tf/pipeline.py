@@ -37,17 +37,18 @@ def window_dataset(ids: np.ndarray, batch_size: int,
 
 
 def chunk_dataset(ids: np.ndarray, batch_size: int, num_steps: int,
-                  chunks: int = 10) -> tf.data.Dataset:
-    """window_dataset's batches in `chunks` groups of equal shape.
+                  size: int, start: int = 0) -> tf.data.Dataset:
+    """window_dataset's batches from batch `start` on, `size` at a time.
 
     ids: int [num_tokens] -> elements (inputs, targets, count): inputs and
-    targets int32 [size, batch_size, num_steps] with size = ceil(batches /
-    chunks), and count int32 [] the real batches in the group. The last group
-    is padded with zeros after its `count` real batches, so every group has the
-    same shape and a compiled (XLA) loop over a group is compiled once.
+    targets int32 [size, batch_size, num_steps], and count int32 [] the real
+    batches in the group. The last group is padded with zeros after its
+    `count` real batches, so every group has the same shape and a compiled
+    (XLA) loop over a group is compiled once. A run resumed at `start` sees
+    the same groups as one that never stopped, as long as `start` is a
+    multiple of `size`.
     """
-    windows = window_dataset(ids, batch_size, num_steps)
-    size = -(-int(windows.cardinality()) // chunks)
+    windows = window_dataset(ids, batch_size, num_steps).skip(start)
 
     def pad(inputs, targets):
         count = tf.shape(inputs)[0]

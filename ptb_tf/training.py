@@ -1,9 +1,10 @@
-"""Truncated-BPTT training and evaluation, checkpointed at every epoch.
+"""Truncated-BPTT training and evaluation, checkpointed during every epoch.
 
 Takes a Config and a Corpus, never flags, so tests and notebooks call it
 directly with a tiny corpus.
 """
 
+import dataclasses
 import functools
 import json
 import math
@@ -16,7 +17,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ptb_tf import checkpoints
 from ptb_tf import config as config_lib
+from ptb_tf.errors import UserError
 from ptb_tf.files import atomic_write_text
 from ptb_tf.model import PTBModel
 from ptb_tf.pipeline import chunk_dataset, sequential_windows
@@ -24,9 +27,7 @@ from ptb_tf.reader import Corpus, num_batches
 
 Log = Callable[[str], None]
 
-# Columns of the per-epoch history kept in the checkpoint.
-HISTORY_COLUMNS = ("learning_rate", "train_perplexity", "valid_perplexity",
-                   "train_words_per_second", "epoch_seconds")
+HISTORY_COLUMNS = checkpoints.HISTORY_COLUMNS
 
 
 def sequence_cost(logits: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
@@ -62,17 +63,43 @@ def build_model(config: config_lib.Config, rnn_mode: str = "keras",
     return model
 
 
-def load_model(config: config_lib.Config, save_path: str) -> PTBModel:
-    """The PTBModel of the latest checkpoint in save_path (weights only)."""
+def load_model(config: config_lib.Config, save_path: str,
+               which: str = "best") -> PTBModel:
+    """The PTBModel of a checkpoint in save_path (weights only).
+
+    which: "best" (the best validation perplexity, or the latest if no best
+    one was kept) or "latest".
+    """
     model = build_model(config)
     checkpoint = tf.train.Checkpoint(model=model)
-    checkpoint.restore(tf.train.latest_checkpoint(save_path)
+    checkpoint.restore(checkpoints.best_or_latest(save_path, which)
                        ).expect_partial().assert_existing_objects_matched()
     return model
 
 
+class Diverged(UserError):
+    """The loss or the gradient norm stopped being finite at `batch` (1-based)."""
+
+    def __init__(self, batch: int):
+        super().__init__(f"non-finite loss at batch {batch}")
+        self.batch = batch
+
+
+@dataclasses.dataclass
+class Progress:
+    """How far a pass over one split has got.
+
+    done: batches run; cost: their summed cost; state: float32
+    [num_layers, 2, batch, hidden] carried into the next batch.
+    """
+
+    done: int
+    cost: float
+    state: tf.Tensor
+
+
 class Trainer:
-    """Owns the model, the optimizer and the compiled train and eval steps."""
+    """Owns the model, the optimizer and the compiled train and eval loops."""
 
     def __init__(self, model: PTBModel, config: config_lib.Config,
                  jit_compile: bool = False):
@@ -80,6 +107,9 @@ class Trainer:
         self.config = config
         self.optimizer = keras.optimizers.SGD(learning_rate=config.learning_rate)
         self.optimizer.build(model.trainable_variables)
+        # For tests only: the loss of this optimizer step (0-based) is made
+        # NaN, to show what the NaN guard does. -1: never.
+        self.nan_at_step = tf.Variable(-1, dtype=tf.int64, trainable=False)
         self.train_step = tf.function(self._train_step, jit_compile=jit_compile)
         # train_steps(inputs, targets, count, state) runs a chunk of batches in
         # one call: no Python between steps and, under XLA, one compiled loop
@@ -98,16 +128,22 @@ class Trainer:
         inputs, targets: int32 [batch, num_steps];
         state: float32 [num_layers, 2, batch, hidden].
         Returns cost float32 [], the final state, and the global gradient norm
-        before clipping float32 [].
+        before clipping float32 []. A step whose cost or norm is not finite
+        changes no weight.
         """
         with tf.GradientTape() as tape:
             logits, new_state = self.model(inputs, state, training=True)
             cost = sequence_cost(logits, targets)
+            cost = tf.where(self.optimizer.iterations == self.nan_at_step,
+                            tf.constant(np.nan, tf.float32), cost)
         variables = self.model.trainable_variables
         gradients = tape.gradient(cost, variables)
         clipped, global_norm = tf.clip_by_global_norm(
             gradients, self.config.max_grad_norm)
-        self.optimizer.apply(clipped, variables)
+        finite = tf.math.is_finite(cost) & tf.math.is_finite(global_norm)
+        # Zero gradients leave plain SGD's weights exactly as they were.
+        self.optimizer.apply([_zero_unless(finite, gradient)
+                              for gradient in clipped], variables)
         return cost, new_state, global_norm
 
     @tf.function
@@ -121,13 +157,55 @@ class Trainer:
 
         step is _train_step or eval_step; both return the cost and the state
         first. inputs, targets: int32 [chunk, batch, time]; count: int32 [].
-        Returns the summed cost float32 [] and the final state.
+        Stops after the first batch whose cost is not finite. Returns the
+        batches run int32 [], their summed cost float32 [], the final state
+        and whether every cost was finite bool [].
         """
-        total_cost = tf.constant(0.0)
-        for index in tf.range(count):
+        def more(index, total_cost, state, finite):
+            del total_cost, state
+            return (index < count) & finite
+
+        def run_one(index, total_cost, state, finite):
+            del finite
             cost, state = step(inputs[index], targets[index], state)[:2]
-            total_cost += cost
-        return total_cost, state
+            return (index + 1, total_cost + cost, state,
+                    tf.math.is_finite(cost))
+
+        return tf.while_loop(more, run_one, (tf.constant(0), tf.constant(0.0),
+                                            state, tf.constant(True)))
+
+    def run_batches(self, ids: np.ndarray, batch_size: int, num_steps: int,
+                    train: bool, progress: Progress, chunk: int,
+                    log: Optional[Log] = None,
+                    after_chunk: Optional[Callable[[Progress], str]] = None
+                    ) -> Progress:
+        """Continues a pass over ids from `progress`, `chunk` batches a call.
+
+        Logs a progress line about every tenth of the pass if `log` is given;
+        calls after_chunk(progress) after each call, and adds what it returns
+        to the line. Raises Diverged at a batch whose cost is not finite.
+        """
+        total = num_batches(len(ids), batch_size, num_steps)
+        run_steps = self.train_steps if train else self.eval_steps
+        start, words = time.perf_counter(), 0
+        for inputs, targets, count in chunk_dataset(
+                ids, batch_size, num_steps, chunk, start=progress.done):
+            ran, cost, state, finite = run_steps(inputs, targets, count,
+                                                 progress.state)
+            if not bool(finite):
+                raise Diverged(progress.done + int(ran))
+            previous = progress.done
+            progress = Progress(progress.done + int(count),
+                                progress.cost + float(cost), state)
+            words += int(count) * num_steps * batch_size
+            note = after_chunk(progress) if after_chunk else ""
+            if log and (10 * progress.done // total > 10 * previous // total
+                        or progress.done == total):
+                log(f"{progress.done / total:.3f} perplexity: "
+                    f"{math.exp(progress.cost / (progress.done * num_steps)):.3f}"
+                    f" speed: {words / (time.perf_counter() - start):.0f} wps"
+                    + note)
+        return progress
 
     def run_epoch(self, ids: np.ndarray, batch_size: int, num_steps: int,
                   train: bool, log: Optional[Log] = None) -> Dict[str, float]:
@@ -138,25 +216,16 @@ class Trainer:
         token), words per second and seconds; logs the progress lines if
         `log` is given.
         """
-        state = self.model.zero_state(batch_size)
-        total_batches = num_batches(len(ids), batch_size, num_steps)
-        run_steps = self.train_steps if train else self.eval_steps
-        total_cost, done = 0.0, 0
         start = time.perf_counter()
-        for inputs, targets, count in chunk_dataset(ids, batch_size,
-                                                    num_steps):
-            cost, state = run_steps(inputs, targets, count, state)
-            done += int(count)
-            total_cost += float(cost)
-            if log:
-                words = done * num_steps * batch_size
-                log(f"{done / total_batches:.3f} perplexity: "
-                    f"{math.exp(total_cost / (done * num_steps)):.3f} speed: "
-                    f"{words / (time.perf_counter() - start):.0f} wps")
+        progress = self.run_batches(
+            ids, batch_size, num_steps, train,
+            Progress(0, 0.0, self.model.zero_state(batch_size)),
+            chunk_size(ids, batch_size, num_steps), log)
         seconds = time.perf_counter() - start
-        return {"perplexity": math.exp(total_cost / (done * num_steps)),
-                "words_per_second": done * num_steps * batch_size / seconds,
-                "seconds": seconds}
+        words = progress.done * num_steps * batch_size
+        return {"perplexity": math.exp(progress.cost
+                                       / (progress.done * num_steps)),
+                "words_per_second": words / seconds, "seconds": seconds}
 
     def evaluate_exact(self, ids: np.ndarray, window: int) -> float:
         """Perplexity over every prediction of `ids` at batch size 1.
@@ -167,10 +236,26 @@ class Trainer:
         state = self.model.zero_state(1)
         total_cost = 0.0
         for inputs, targets in sequential_windows(ids, window):
-            cost, state = self.eval_steps(inputs, targets,
-                                          tf.constant(len(inputs)), state)
+            _, cost, state, _ = self.eval_steps(
+                inputs, targets, tf.constant(len(inputs)), state)
             total_cost += float(cost)
         return math.exp(total_cost / (len(ids) - 1))
+
+
+def _zero_unless(condition, gradient):
+    """The gradient where condition holds, else zeros of its shape."""
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.IndexedSlices(_zero_unless(condition, gradient.values),
+                                gradient.indices, gradient.dense_shape)
+    return tf.where(condition, gradient, tf.zeros_like(gradient))
+
+
+def chunk_size(ids: np.ndarray, batch_size: int, num_steps: int,
+               checkpoint_every: int = 0) -> int:
+    """Batches per compiled call: a tenth of the pass (one progress line),
+    or fewer to checkpoint every `checkpoint_every` batches."""
+    tenth = -(-num_batches(len(ids), batch_size, num_steps) // 10)
+    return min(tenth, checkpoint_every) if checkpoint_every > 0 else tenth
 
 
 def machine_info() -> Dict[str, Any]:
@@ -191,66 +276,150 @@ def machine_info() -> Dict[str, Any]:
             "platform": platform.platform()}
 
 
+ON_NAN = ("stop", "restore")
+MAX_RESTORES = 10
+
+
 def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
                        save_path: Optional[str] = None, seed: int = 0,
                        eval_window: int = 500, log: Log = print,
                        command: str = "", rnn_mode: str = "keras",
                        jit_compile: bool = False,
-                       precision: str = "float32") -> Dict[str, Any]:
+                       precision: str = "float32", checkpoint_every: int = 0,
+                       on_nan: str = "stop",
+                       nan_at_step: int = -1) -> Dict[str, Any]:
     """Trains `config` on `corpus`, evaluating each epoch, and tests at the end.
 
-    With `save_path`, a checkpoint is written after every epoch and a later
-    call with the same save_path resumes after the last finished epoch. The
-    caller checks that save_path holds a run of the same config and vocabulary
-    (see ptb_tf.save_dir). Returns the results dict, also written to
+    With `save_path`, checkpoints (ptb_tf.checkpoints) are written during
+    each epoch, every `checkpoint_every` batches (0: every tenth of the epoch)
+    and at its end, and a later call with the same save_path continues from
+    the latest as if nothing had happened; the checkpoint with the best
+    validation perplexity is kept in save_path/best. The caller checks
+    save_path's files first (see ptb_tf.save_dir); the checkpoint's own
+    identity is checked here.
+
+    A batch whose loss or gradient norm is not finite changes no weight and
+    stops training with a UserError; with on_nan="restore" the latest
+    checkpoint is restored instead and the learning rate halved (up to
+    MAX_RESTORES times). nan_at_step, for tests, makes the loss of that
+    optimizer step NaN once. Returns the results dict, also written to
     save_path/results.json.
     """
+    if on_nan not in ON_NAN:
+        raise ValueError(f"on_nan must be one of {', '.join(ON_NAN)}. "
+                         f"Received: on_nan={on_nan}")
+    if on_nan == "restore" and not save_path:
+        raise ValueError("on_nan=restore needs a save_path to restore from")
     keras.utils.set_random_seed(seed)
     model = build_model(config, rnn_mode, precision)
     trainer = Trainer(model, config, jit_compile=jit_compile)
-    epochs_done = tf.Variable(0, dtype=tf.int64, name="epochs_done")
-    history = tf.Variable(
-        np.zeros([config.max_max_epoch, len(HISTORY_COLUMNS)]), name="history")
-    wall_seconds = tf.Variable(0.0, dtype=tf.float64, name="wall_seconds")
-    manager = None
-    if save_path:
-        checkpoint = tf.train.Checkpoint(
-            model=model, optimizer=trainer.optimizer, epochs_done=epochs_done,
-            history=history, wall_seconds=wall_seconds)
-        manager = tf.train.CheckpointManager(checkpoint, save_path,
-                                             max_to_keep=3)
-        if manager.latest_checkpoint:
-            checkpoint.restore(
-                manager.latest_checkpoint).assert_existing_objects_matched()
-            log(f"Resuming from {manager.latest_checkpoint} after epoch "
-                f"{int(epochs_done.numpy())}")
+    trainer.nan_at_step.assign(nan_at_step)
+    identity = checkpoints.identity_of(config, corpus.vocab, corpus)
+    run = checkpoints.RunState(model, config.max_max_epoch, config.batch_size,
+                               identity)
+    saver = checkpoints.Saver(model, trainer.optimizer, run,
+                              save_path) if save_path else None
+    if saver and saver.latest_path:
+        path = saver.restore_latest(identity)
+        log(f"Resuming from {path}: epoch {int(run.epochs_done) + 1}, batch "
+            f"{int(run.batches_done)}")
+    elif saver and on_nan == "restore":
+        saver.save()  # something to go back to from the very first batch
 
-    for epoch in range(int(epochs_done.numpy()), config.max_max_epoch):
+    total = num_batches(len(corpus.train), config.batch_size, config.num_steps)
+    chunk = chunk_size(corpus.train, config.batch_size, config.num_steps,
+                       checkpoint_every)
+    clock = [time.perf_counter()]
+
+    def account_time():
+        now = time.perf_counter()
+        run.wall_seconds.assign_add(now - clock[0])
+        clock[0] = now
+
+    last_saved = [0]  # batches done at the last save of this epoch
+
+    def save_in_epoch(progress: Progress) -> str:
+        # Every `every` batches, at the first chunk end past each multiple,
+        # and once the epoch's batches are done (validation comes next).
+        every = checkpoint_every or chunk
+        if not saver or (progress.done < total and
+                         progress.done // every == last_saved[0] // every):
+            return ""
+        last_saved[0] = progress.done
+        run.batches_done.assign(progress.done)
+        run.epoch_cost.assign(progress.cost)
+        run.state.assign(progress.state)
+        account_time()
+        return f" (saved {saver.save()})"
+
+    restores = 0
+    while int(run.epochs_done) < config.max_max_epoch:
+        epoch = int(run.epochs_done)
         epoch_start = time.perf_counter()
-        learning_rate = config_lib.learning_rate_for_epoch(config, epoch)
+        learning_rate = (config_lib.learning_rate_for_epoch(config, epoch)
+                         * float(run.learning_rate_factor))
         trainer.optimizer.learning_rate.assign(learning_rate)
-        log(f"Epoch: {epoch + 1} Learning rate: {learning_rate:.3f}")
-        train = trainer.run_epoch(corpus.train, config.batch_size,
-                                  config.num_steps, train=True, log=log)
-        log(f"Epoch: {epoch + 1} Train Perplexity: {train['perplexity']:.3f}")
+        start = Progress(int(run.batches_done), float(run.epoch_cost),
+                         tf.convert_to_tensor(run.state))
+        last_saved[0] = start.done
+        log(f"Epoch: {epoch + 1} Learning rate: {learning_rate:.3f}"
+            + (f" (from batch {start.done} of {total})" if start.done else ""))
+        try:
+            progress = trainer.run_batches(
+                corpus.train, config.batch_size, config.num_steps, True, start,
+                chunk, log, save_in_epoch)
+        except Diverged as error:
+            where = f"epoch {epoch + 1}, batch {error.batch} of {total}"
+            if on_nan != "restore":
+                raise UserError(
+                    f"training diverged: the loss or gradient norm is not "
+                    f"finite at {where}; no weight was changed by that batch "
+                    "and the last checkpoint is kept. Lower --learning_rate or "
+                    "--max_grad_norm, or pass --on_nan=restore") from None
+            restores += 1
+            if restores > MAX_RESTORES:
+                raise UserError(
+                    f"training diverged at {where} again after {MAX_RESTORES} "
+                    "restores with ever lower learning rates; lower "
+                    "--learning_rate or --max_grad_norm") from None
+            trainer.nan_at_step.assign(-1)
+            path = saver.restore_latest(identity)
+            run.learning_rate_factor.assign(run.learning_rate_factor * 0.5)
+            log(f"Non-finite loss at {where}: restored {path} (epoch "
+                f"{int(run.epochs_done) + 1}, batch {int(run.batches_done)}) "
+                f"and halved the learning rate (factor "
+                f"{float(run.learning_rate_factor):g})")
+            continue
+        train_perplexity = math.exp(progress.cost / (total * config.num_steps))
+        log(f"Epoch: {epoch + 1} Train Perplexity: {train_perplexity:.3f}")
         valid = trainer.run_epoch(corpus.valid, config.batch_size,
                                   config.num_steps, train=False)
         log(f"Epoch: {epoch + 1} Valid Perplexity: {valid['perplexity']:.3f}")
         epoch_seconds = time.perf_counter() - epoch_start
-        history[epoch].assign([learning_rate, train["perplexity"],
-                               valid["perplexity"], train["words_per_second"],
-                               epoch_seconds])
-        wall_seconds.assign_add(epoch_seconds)
-        epochs_done.assign(epoch + 1)
-        if manager:
-            manager.save(checkpoint_number=epoch + 1)
+        trained_words = ((total - start.done) * config.num_steps
+                         * config.batch_size)
+        run.history[epoch].assign([
+            learning_rate, train_perplexity, valid["perplexity"],
+            trained_words / max(epoch_seconds - valid["seconds"], 1e-9),
+            epoch_seconds])
+        improved = valid["perplexity"] < float(run.best_valid)
+        if improved:
+            run.best_valid.assign(valid["perplexity"])
+        run.epochs_done.assign(epoch + 1)
+        run.batches_done.assign(0)
+        run.epoch_cost.assign(0.0)
+        run.state.assign(model.zero_state(config.batch_size))
+        account_time()
+        if saver:
+            saver.save(best=improved)
 
     test_start = time.perf_counter()
     test_perplexity = trainer.evaluate_exact(corpus.test, eval_window)
     test_seconds = time.perf_counter() - test_start
     log(f"Test Perplexity: {test_perplexity:.3f}")
 
-    rows = history.numpy()
+    rows = run.history.numpy()
+    account_time()
     results = {
         "command": command,
         "config": config.to_dict(),
@@ -267,8 +436,10 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
         "test_tokens_predicted": int(len(corpus.test) - 1),
         "test_eval_window": eval_window,
         "test_seconds": test_seconds,
+        "best_valid_perplexity": float(run.best_valid),
+        "best_epoch": int(np.argmin(rows[:, 2])) + 1,
         "train_words_per_second": float(np.mean(rows[:, 3])),
-        "wall_seconds": float(wall_seconds.numpy()) + test_seconds,
+        "wall_seconds": float(run.wall_seconds),
         "machine": machine_info(),
     }
     if save_path:

@@ -59,7 +59,7 @@ def test_chunk_dataset_groups_the_windows_in_equal_padded_chunks():
     ids = np.arange(23)  # batch 2, 3 steps: 3 windows; 2 chunks of 2
     windows = [(x.numpy(), y.numpy()) for x, y in window_dataset(ids, 2, 3)]
     chunks = [(x.numpy(), y.numpy(), int(n))
-              for x, y, n in chunk_dataset(ids, 2, 3, chunks=2)]
+              for x, y, n in chunk_dataset(ids, 2, 3, size=2)]
     assert [n for _, _, n in chunks] == [2, 1]
     assert all(x.shape == (2, 2, 3) for x, _, _ in chunks)
     np.testing.assert_array_equal(chunks[0][0], [windows[0][0], windows[1][0]])
@@ -67,6 +67,10 @@ def test_chunk_dataset_groups_the_windows_in_equal_padded_chunks():
     np.testing.assert_array_equal(chunks[1][0][0], windows[2][0])
     np.testing.assert_array_equal(chunks[1][1][0], windows[2][1])
     np.testing.assert_array_equal(chunks[1][0][1], np.zeros((2, 3)))  # padding
+    # Resuming at batch 2 gives the same last group.
+    (x, y, n), = list(chunk_dataset(ids, 2, 3, size=2, start=2))
+    np.testing.assert_array_equal(x, chunks[1][0])
+    assert int(n) == 1
 
 
 def test_read_words_turns_line_breaks_into_eos(tmp_path):

@@ -127,29 +127,75 @@ class Stop(Exception):
     pass
 
 
+def run_until(config, corpus, save_path, stop_at, **options):
+    """Trains until a log line matches stop_at(line), as a crash would stop it."""
+    def log(line):
+        if stop_at(line):
+            raise Stop()
+
+    with pytest.raises(Stop):
+        train_and_evaluate(config, corpus, save_path=save_path, log=log,
+                           **options)
+
+
+def nth_save_in_epoch(epoch, n):
+    """A stop_at for run_until: the n-th progress line with a save in epoch."""
+    seen = {"epoch": 0, "saves": 0}
+
+    def stop_at(line):
+        if line.startswith("Epoch: "):
+            seen["epoch"] = int(line.split()[1])
+        elif "(saved" in line and seen["epoch"] == epoch:
+            seen["saves"] += 1
+            return seen["saves"] == n
+        return False
+
+    return stop_at
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_resume_mid_epoch_gives_exactly_the_uninterrupted_results(
+        corpus, tmp_path, jit_compile):
+    # Dropout on: the resumed run must also continue the random numbers.
+    config = tiny_config(corpus, max_max_epoch=3, keep_prob=0.5)
+    options = dict(rnn_mode="unrolled", jit_compile=jit_compile,
+                   checkpoint_every=3)
+    straight = train_and_evaluate(config, corpus, save_path=str(tmp_path / "a"),
+                                  log=lambda line: None, **options)
+    resumed_path = str(tmp_path / "b")
+    # Stopped right after the first checkpoint of epoch 1, then in epoch 2
+    # after its second one, and then during the test evaluation.
+    run_until(config, corpus, resumed_path, lambda line: "(saved" in line,
+              **options)
+    run_until(config, corpus, resumed_path, nth_save_in_epoch(2, 2), **options)
+    run_until(config, corpus, resumed_path,
+              lambda line: line.startswith("Epoch: 3 Valid"), **options)
+    lines = []
+    resumed = train_and_evaluate(config, corpus, save_path=resumed_path,
+                                 log=lines.append, **options)
+    assert lines[0].startswith("Resuming from") and "epoch 3" in lines[0]
+    for key in ("train_perplexity", "valid_perplexity"):
+        assert ([e[key] for e in resumed["epochs"]]
+                == [e[key] for e in straight["epochs"]]), key
+    assert resumed["test_perplexity"] == straight["test_perplexity"]
+
+
 def test_resume_after_a_stopped_run_continues_where_it_stopped(corpus,
                                                                tmp_path):
     config = tiny_config(corpus, max_max_epoch=3)
     straight = train_and_evaluate(config, corpus, save_path=str(tmp_path / "a"),
                                   log=lambda line: None)
-
-    def stop_in_epoch_two(line):
-        if line.startswith("Epoch: 2 Learning rate"):
-            raise Stop()
-
-    with pytest.raises(Stop):
-        train_and_evaluate(config, corpus, save_path=str(tmp_path / "b"),
-                           log=stop_in_epoch_two)
+    run_until(config, corpus, str(tmp_path / "b"),
+              lambda line: line.startswith("Epoch: 2 Learning rate"))
     lines = []
     resumed = train_and_evaluate(config, corpus, save_path=str(tmp_path / "b"),
                                  log=lines.append)
-    assert "after epoch 1" in lines[0]
+    assert lines[0].startswith("Resuming from") and "epoch 2, batch 0" in lines[0]
     assert not any(line.startswith("Epoch: 1 ") for line in lines)
     for key in ("train_perplexity", "valid_perplexity"):
-        assert [e[key] for e in resumed["epochs"]] == pytest.approx(
-            [e[key] for e in straight["epochs"]], rel=1e-5)
-    assert resumed["test_perplexity"] == pytest.approx(
-        straight["test_perplexity"], rel=1e-5)
+        assert ([e[key] for e in resumed["epochs"]]
+                == [e[key] for e in straight["epochs"]]), key
+    assert resumed["test_perplexity"] == straight["test_perplexity"]
 
 
 @pytest.mark.parametrize("rnn_mode, jit_compile", [("unrolled", True),

@@ -1,0 +1,186 @@
+"""What a training checkpoint holds, and the latest and best ones on disk.
+
+A checkpoint holds everything needed to continue a run as if it had never
+stopped: the weights, the optimizer, where the run stands (epoch, batch within
+the epoch, the loss summed so far in the epoch, the carried recurrent state),
+the learning-rate factor that --on_nan=restore lowers, the random-number state
+of every dropout layer, the best validation perplexity and the per-epoch
+history. It also records the identity of the run (config, vocabulary and data
+hashes), so a checkpoint is never silently resumed or exported with another.
+
+    save_path/ckpt-N.*        the latest few (TensorFlow's CheckpointManager)
+    save_path/best/ckpt-N.*   the one with the best validation perplexity
+
+TensorFlow writes a checkpoint under a temporary name and then updates the
+`checkpoint` index file atomically, so a crash during a save leaves the
+previous checkpoint as the latest.
+"""
+
+import json
+import os
+from typing import Any, Dict, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from ptb_tf.errors import UserError
+
+BEST = "best"
+
+# Columns of the per-epoch history kept in the checkpoint.
+HISTORY_COLUMNS = ("learning_rate", "train_perplexity", "valid_perplexity",
+                   "train_words_per_second", "epoch_seconds")
+
+
+class RunState(tf.Module):
+    """The position of a training run, as variables a checkpoint saves.
+
+    state: float32 [num_layers, 2, batch_size, hidden_size], the recurrent
+    state carried into batch `batches_done` of the unfinished epoch.
+    """
+
+    def __init__(self, model, max_epochs: int, batch_size: int,
+                 identity: Dict[str, Any]):
+        super().__init__(name="run")
+        self.epochs_done = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.batches_done = tf.Variable(0, dtype=tf.int64, trainable=False)
+        # float64: summed per batch, as the Python loop sums it.
+        self.epoch_cost = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+        self.state = tf.Variable(model.zero_state(batch_size), trainable=False)
+        self.learning_rate_factor = tf.Variable(1.0, dtype=tf.float64,
+                                                trainable=False)
+        self.best_valid = tf.Variable(np.inf, dtype=tf.float64, trainable=False)
+        self.history = tf.Variable(
+            np.zeros([max_epochs, len(HISTORY_COLUMNS)]), trainable=False)
+        self.wall_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+        self.identity = tf.Variable(json.dumps(identity, sort_keys=True),
+                                    trainable=False)
+        # Keras keeps the dropout layers' random state in variables that a
+        # tf.train.Checkpoint of the model does not reach.
+        self.rng = [variable for variable in model.non_trainable_variables
+                    if "seed_generator_state" in variable.path]
+
+
+def identity_of(config, vocab, corpus) -> Dict[str, Any]:
+    """The config, and SHA-256 hashes of the vocabulary and each data split."""
+    import hashlib  # pylint: disable=g-import-not-at-top
+
+    def digest(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()
+
+    return {"config": config.to_dict(),
+            "vocab_sha256": digest("\n".join(vocab.words).encode("utf-8")),
+            "data_sha256": {split: digest(np.asarray(getattr(corpus, split),
+                                                     np.int32).tobytes())
+                            for split in ("train", "valid", "test")}}
+
+
+def identity_differences(saved: Dict[str, Any], current: Dict[str, Any]):
+    """Names what differs between two identities, e.g. ["the vocabulary"]."""
+    differences = []
+    config_changes = [f"{name} {value} -> {current['config'].get(name)}"
+                      for name, value in saved["config"].items()
+                      if current["config"].get(name) != value]
+    if config_changes:
+        differences.append(f"the config ({', '.join(config_changes)})")
+    if saved["vocab_sha256"] != current["vocab_sha256"]:
+        differences.append("the vocabulary")
+    # An export knows the config and vocabulary only, not the data.
+    changed = [split for split, value in saved["data_sha256"].items()
+               if "data_sha256" in current
+               and current["data_sha256"].get(split) != value]
+    if changed:
+        differences.append(f"the data ({', '.join(changed)} split)")
+    return differences
+
+
+def saved_identity(checkpoint_path: str) -> Dict[str, Any]:
+    """The identity recorded in a checkpoint."""
+    value = tf.train.load_variable(
+        checkpoint_path, "run/identity/.ATTRIBUTES/VARIABLE_VALUE")
+    return json.loads(value.decode("utf-8") if isinstance(value, bytes)
+                      else value)
+
+
+def check_identity(checkpoint_path: str, current: Dict[str, Any],
+                   doing: str) -> None:
+    """Raises UserError if the checkpoint was made with another config,
+    vocabulary or data than `current`; `doing` is e.g. "resume"."""
+    differences = identity_differences(saved_identity(checkpoint_path), current)
+    if differences:
+        raise UserError(
+            f"cannot {doing}: checkpoint {checkpoint_path} was made with "
+            f"another {' and '.join(differences)}; use the same flags and data, "
+            "or a new --save_path")
+
+
+def weights_are_finite(model) -> bool:
+    return all(bool(tf.reduce_all(tf.math.is_finite(variable)))
+               for variable in model.trainable_variables)
+
+
+def best_or_latest(save_path: str, which: str = BEST) -> Optional[str]:
+    """The checkpoint to export or score: the best one if kept, else the latest.
+
+    which: "best" (falls back to the latest for runs without validation) or
+    "latest".
+    """
+    if which == BEST:
+        best = tf.train.latest_checkpoint(os.path.join(save_path, BEST))
+        if best:
+            return best
+    return tf.train.latest_checkpoint(save_path)
+
+
+class Saver:
+    """The latest checkpoints of a run in save_path, and its best one in best/."""
+
+    def __init__(self, model, optimizer, run: RunState, save_path: str):
+        self.save_path = save_path
+        self.run = run
+        self.model = model
+        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
+                                              run=run)
+        self.latest = tf.train.CheckpointManager(self.checkpoint, save_path,
+                                                 max_to_keep=3)
+        self.best = tf.train.CheckpointManager(
+            self.checkpoint, os.path.join(save_path, BEST), max_to_keep=1)
+
+    @property
+    def latest_path(self) -> Optional[str]:
+        return self.latest.latest_checkpoint
+
+    def restore_latest(self, identity: Dict[str, Any]) -> str:
+        """Restores the latest checkpoint after checking its identity."""
+        path = self.latest.latest_checkpoint
+        try:
+            check_identity(path, identity, "resume")
+        except tf.errors.NotFoundError:
+            raise UserError(
+                f"cannot resume: {path} was written by an older ptb_tf (it "
+                "records no run identity); use a new --save_path") from None
+        self.checkpoint.restore(path).assert_existing_objects_matched()
+        return path
+
+    def save(self, best: bool = False) -> str:
+        """Writes a checkpoint (also as the best one if `best`); returns its name.
+
+        Raises UserError, keeping the previous checkpoints, if the weights are
+        not finite or the checkpoint cannot be written (a full disk, say).
+        """
+        if not weights_are_finite(self.model):
+            raise UserError("the weights are not finite: no checkpoint "
+                            "written; the last good one is kept")
+        try:
+            path = self.latest.save()
+            if best:
+                self.best.save()
+        except (tf.errors.OpError, OSError) as error:
+            message = getattr(error, "message", None) or str(error)
+            raise UserError(
+                f"cannot write a checkpoint in {self.save_path}: "
+                f"{message.splitlines()[0] if message else type(error).__name__}"
+                f"; free space or choose another --save_path (the last good "
+                f"checkpoint, {self.latest.latest_checkpoint}, is kept)"
+            ) from None
+        return os.path.basename(path)
