@@ -23,6 +23,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 import tensorflow as tf
 
+from ptb_tf import identity
 from ptb_tf.errors import UserError
 
 BEST = "best"
@@ -40,7 +41,7 @@ class RunState(tf.Module):
     """
 
     def __init__(self, model, max_epochs: int, batch_size: int,
-                 identity: Dict[str, Any]):
+                 run_identity: Dict[str, Any]):
         super().__init__(name="run")
         self.epochs_done = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.batches_done = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -53,45 +54,12 @@ class RunState(tf.Module):
         self.history = tf.Variable(
             np.zeros([max_epochs, len(HISTORY_COLUMNS)]), trainable=False)
         self.wall_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
-        self.identity = tf.Variable(json.dumps(identity, sort_keys=True),
+        self.identity = tf.Variable(json.dumps(run_identity, sort_keys=True),
                                     trainable=False)
         # Keras keeps the dropout layers' random state in variables that a
         # tf.train.Checkpoint of the model does not reach.
         self.rng = [variable for variable in model.non_trainable_variables
                     if "seed_generator_state" in variable.path]
-
-
-def identity_of(config, vocab, corpus) -> Dict[str, Any]:
-    """The config, and SHA-256 hashes of the vocabulary and each data split."""
-    import hashlib  # pylint: disable=g-import-not-at-top
-
-    def digest(data: bytes) -> str:
-        return hashlib.sha256(data).hexdigest()
-
-    return {"config": config.to_dict(),
-            "vocab_sha256": digest("\n".join(vocab.words).encode("utf-8")),
-            "data_sha256": {split: digest(np.asarray(getattr(corpus, split),
-                                                     np.int32).tobytes())
-                            for split in ("train", "valid", "test")}}
-
-
-def identity_differences(saved: Dict[str, Any], current: Dict[str, Any]):
-    """Names what differs between two identities, e.g. ["the vocabulary"]."""
-    differences = []
-    config_changes = [f"{name} {value} -> {current['config'].get(name)}"
-                      for name, value in saved["config"].items()
-                      if current["config"].get(name) != value]
-    if config_changes:
-        differences.append(f"the config ({', '.join(config_changes)})")
-    if saved["vocab_sha256"] != current["vocab_sha256"]:
-        differences.append("the vocabulary")
-    # An export knows the config and vocabulary only, not the data.
-    changed = [split for split, value in saved["data_sha256"].items()
-               if "data_sha256" in current
-               and current["data_sha256"].get(split) != value]
-    if changed:
-        differences.append(f"the data ({', '.join(changed)} split)")
-    return differences
 
 
 def saved_identity(checkpoint_path: str) -> Dict[str, Any]:
@@ -106,12 +74,12 @@ def check_identity(checkpoint_path: str, current: Dict[str, Any],
                    doing: str) -> None:
     """Raises UserError if the checkpoint was made with another config,
     vocabulary or data than `current`; `doing` is e.g. "resume"."""
-    differences = identity_differences(saved_identity(checkpoint_path), current)
-    if differences:
+    found = identity.differences(saved_identity(checkpoint_path), current)
+    if found:
         raise UserError(
             f"cannot {doing}: checkpoint {checkpoint_path} was made with "
-            f"another {' and '.join(differences)}; use the same flags and data, "
-            "or a new --save_path")
+            f"another {' and another '.join(found)}; use the same flags and "
+            "data, or a new --save_path")
 
 
 def weights_are_finite(model) -> bool:
@@ -150,11 +118,11 @@ class Saver:
     def latest_path(self) -> Optional[str]:
         return self.latest.latest_checkpoint
 
-    def restore_latest(self, identity: Dict[str, Any]) -> str:
+    def restore_latest(self, run_identity: Dict[str, Any]) -> str:
         """Restores the latest checkpoint after checking its identity."""
         path = self.latest.latest_checkpoint
         try:
-            check_identity(path, identity, "resume")
+            check_identity(path, run_identity, "resume")
         except tf.errors.NotFoundError:
             raise UserError(
                 f"cannot resume: {path} was written by an older ptb_tf (it "

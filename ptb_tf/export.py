@@ -4,7 +4,9 @@ r"""Exports a trained model as a SavedModel for TensorFlow Serving.
         --export_dir=saved_models/ptb_small
 
 writes saved_models/ptb_small/VERSION/, VERSION one more than the highest
-already there. See ptb_tf/serving.py for the signatures.
+already there, from the checkpoint with the best validation perplexity
+(--checkpoint=latest for the latest one). See ptb_tf/serving.py for the
+signatures.
 """
 
 from absl import app
@@ -25,19 +27,25 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
     flags.DEFINE_string("export_dir", None,
                         "Folder NAME of the NAME/VERSION/ layout; the new "
                         "version goes below it.", flag_values=flag_values)
+    flags.DEFINE_string("checkpoint", "best",
+                        "Which checkpoint to export: best (best validation "
+                        "perplexity) or latest.", flag_values=flag_values)
     flags.DEFINE_integer("top_k", 10,
                          "Number of next words serving_default and step return.",
                          flag_values=flag_values)
 
 
 def export(config, save_path: str, vocab_path: str, export_dir: str,
-           top_k: int) -> str:
-    """Writes the latest checkpoint of save_path as a new version; returns it."""
+           top_k: int, checkpoint: str = "best") -> str:
+    """Writes a checkpoint of save_path as a new version; returns its folder.
+
+    checkpoint: "best" or "latest" (see training.load_model).
+    """
     tf = cli.quiet_tensorflow()
     from ptb_tf import serving  # pylint: disable=g-import-not-at-top
     from ptb_tf import training  # pylint: disable=g-import-not-at-top
-    module = serving.ServingModule(training.load_model(config, save_path),
-                                   vocab_path, top_k=top_k)
+    model = training.load_model(config, save_path, checkpoint, vocab_path)
+    module = serving.ServingModule(model, vocab_path, top_k=top_k)
     return versions.write_version(
         export_dir,
         lambda folder: tf.saved_model.save(module, folder,
@@ -49,12 +57,16 @@ def main(argv):
     for name in ("save_path", "export_dir"):
         if not FLAGS[name].value:
             raise UsageError(f"--{name} is required")
+    if FLAGS.checkpoint not in ("best", "latest"):
+        raise UsageError("--checkpoint must be best or latest. "
+                         f"Received: checkpoint={FLAGS.checkpoint}")
     if FLAGS.top_k < 1:
         raise UsageError(f"--top_k must be >= 1. Received: top_k={FLAGS.top_k}")
     config, vocab_path = save_dir.load_run(FLAGS.save_path)
     path = export(config, FLAGS.save_path, vocab_path, FLAGS.export_dir,
-                  FLAGS.top_k)
-    print(f"Exported {FLAGS.save_path} to {path}")
+                  FLAGS.top_k, FLAGS.checkpoint)
+    print(f"Exported the {FLAGS.checkpoint} checkpoint of {FLAGS.save_path} "
+          f"to {path}")
 
 
 def run() -> None:

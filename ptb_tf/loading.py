@@ -16,8 +16,12 @@ from ptb_tf import versions
 Signatures = Dict[str, Callable[..., Dict[str, tf.Tensor]]]
 
 
-def load_signatures(saved_model: str = None, save_path: str = None) -> Signatures:
-    """Signature name -> function taking and returning named tensors."""
+def load_signatures(saved_model: str = None, save_path: str = None,
+                    checkpoint: str = "best") -> Signatures:
+    """Signature name -> function taking and returning named tensors.
+
+    checkpoint: which checkpoint of a save_path, "best" or "latest".
+    """
     cli.check_model_source(saved_model, save_path)
     if saved_model:
         return tf.saved_model.load(
@@ -25,6 +29,6 @@ def load_signatures(saved_model: str = None, save_path: str = None) -> Signature
     from ptb_tf import serving  # pylint: disable=g-import-not-at-top
     from ptb_tf import training  # pylint: disable=g-import-not-at-top
     config, vocab_path = save_dir.load_run(save_path)
-    return serving.ServingModule(training.load_model(config, save_path),
-                                 vocab_path).signatures()
+    model = training.load_model(config, save_path, checkpoint, vocab_path)
+    return serving.ServingModule(model, vocab_path).signatures()
 

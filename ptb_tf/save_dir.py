@@ -1,13 +1,16 @@
 """The --save_path folder: checks that it is writable and holds this run only.
 
-A save_path holds the checkpoints of one model plus `config.json` and
-`vocab.txt`. Resuming there with another config or vocabulary would silently
-train a different model on top of the old weights, so it is refused instead.
+A save_path holds the checkpoints of one model plus `config.json`,
+`vocab.txt` and `identity.json` (config and hashes of the vocabulary and the
+data, see ptb_tf.identity). Resuming there with another config, vocabulary
+or data would silently train a different model on top of the old weights, so
+it is refused instead.
 """
 
 import json
 import os
 
+from ptb_tf import identity
 from ptb_tf.config import Config
 from ptb_tf.errors import UserError
 from ptb_tf.files import atomic_write_text
@@ -15,14 +18,17 @@ from ptb_tf.vocab import Vocabulary
 
 CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.txt"
+IDENTITY_FILE = "identity.json"
 
 
-def prepare(save_path: str, config: Config, vocab: Vocabulary) -> None:
+def prepare(save_path: str, config: Config, corpus) -> None:
     """Creates save_path, or checks that the run already there matches.
 
     Raises UserError if save_path cannot be written, or if it holds a run with
-    another config or vocabulary. Nothing already in save_path is overwritten.
+    another config, vocabulary or data. Nothing already in save_path is
+    overwritten.
     """
+    vocab = corpus.vocab
     if os.path.exists(save_path) and not os.path.isdir(save_path):
         raise UserError(f"--save_path={save_path} is a file, not a folder; "
                         "choose a folder")
@@ -52,10 +58,23 @@ def prepare(save_path: str, config: Config, vocab: Vocabulary) -> None:
             raise UserError(
                 f"--save_path={save_path} holds a model with another "
                 "vocabulary; use a new --save_path or the same training file")
-    else:
+    current = identity.identity_of(config, vocab, corpus)
+    identity_path = os.path.join(save_path, IDENTITY_FILE)
+    if os.path.exists(identity_path):
+        with open(identity_path, encoding="utf-8") as identity_file:
+            found = identity.differences(json.load(identity_file), current)
+        if found:
+            raise UserError(
+                f"--save_path={save_path} holds a model trained on other "
+                f"{' and '.join(found)}; use a new --save_path or the same "
+                "--data_path")
+    if not os.path.exists(vocab_path):
         vocab.save(vocab_path)
     if not os.path.exists(config_path):
         atomic_write_text(config_path, config.to_json())
+    if not os.path.exists(identity_path):
+        atomic_write_text(identity_path,
+                          json.dumps(current, indent=2, sort_keys=True) + "\n")
 
 
 def load_run(save_path: str):

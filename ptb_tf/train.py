@@ -5,7 +5,9 @@ r"""Trains the PTB language model: `python -m ptb_tf.train`.
 
 `--model=small|medium|large|test` picks the tutorial's config; any
 hyper-parameter flag given overrides it (later flags win). Running the same
-command again with the same --save_path resumes after the last finished epoch.
+command again with the same --save_path resumes from the latest checkpoint,
+written every tenth of an epoch (--checkpoint_every) and at each epoch's end,
+as if the run had never stopped.
 """
 
 import dataclasses
@@ -80,6 +82,21 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                          "Window length of the exact batch-1 test evaluation; "
                          "any length gives the same perplexity.",
                          flag_values=flag_values)
+    flags.DEFINE_integer("checkpoint_every", 0,
+                         "Write a checkpoint every this many batches during "
+                         "an epoch (0: every tenth of an epoch); one is also "
+                         "written at each epoch's end.",
+                         flag_values=flag_values)
+    flags.DEFINE_string("on_nan", "stop",
+                        "What a non-finite loss does: stop (with a message), "
+                        "or restore (reload the latest checkpoint, halve the "
+                        "learning rate, go on).",
+                        flag_values=flag_values)
+    flags.DEFINE_bool("deterministic", False,
+                      "Use TensorFlow's deterministic ops, so that a resumed "
+                      "run gives bit-for-bit the results of one never stopped "
+                      "(on the CPU the ops used are deterministic anyway).",
+                      flag_values=flag_values)
     flags.DEFINE_string("results_file", None,
                         "Also write the results JSON here.",
                         flag_values=flag_values)
@@ -102,6 +119,16 @@ def main(argv):
                                   FLAGS.precision)
     if problem:
         raise UsageError(problem)
+    if FLAGS.checkpoint_every < 0:
+        raise UsageError("--checkpoint_every must be >= 0 (0: every tenth of "
+                         f"an epoch). Received: checkpoint_every="
+                         f"{FLAGS.checkpoint_every}")
+    if FLAGS.on_nan not in ("stop", "restore"):
+        raise UsageError("--on_nan must be stop or restore. "
+                         f"Received: on_nan={FLAGS.on_nan}")
+    if FLAGS.on_nan == "restore" and not FLAGS.save_path:
+        raise UsageError("--on_nan=restore needs --save_path: it restores "
+                         "the latest checkpoint written there")
     if FLAGS.eval_window < 1:
         raise UsageError("--eval_window must be >= 1. "
                          f"Received: eval_window={FLAGS.eval_window}")
@@ -128,16 +155,19 @@ def main(argv):
             raise UserError(f"folder of --results_file not found: {directory}; "
                             "create it or choose another path")
     if FLAGS.save_path:
-        save_dir.prepare(FLAGS.save_path, config, corpus.vocab)
+        save_dir.prepare(FLAGS.save_path, config, corpus)
 
-    cli.quiet_tensorflow()
+    tf = cli.quiet_tensorflow()
+    if FLAGS.deterministic:
+        tf.config.experimental.enable_op_determinism()
     from ptb_tf import training  # pylint: disable=g-import-not-at-top
     command = shlex.join(["python", "-m", "ptb_tf.train"] + sys.argv[1:])
     results = training.train_and_evaluate(
         config, corpus, save_path=FLAGS.save_path, seed=FLAGS.seed,
         eval_window=FLAGS.eval_window, log=_log, command=command,
         rnn_mode=FLAGS.rnn_mode, jit_compile=FLAGS.jit_compile,
-        precision=FLAGS.precision)
+        precision=FLAGS.precision, checkpoint_every=FLAGS.checkpoint_every,
+        on_nan=FLAGS.on_nan)
     if FLAGS.results_file:
         atomic_write_text(FLAGS.results_file, json.dumps(results, indent=2) + "\n")
 
@@ -149,8 +179,8 @@ def _log(message: str) -> None:
 def run() -> None:
     define_flags()
     app.run(cli.guarded(
-        main, interrupted="interrupted: the checkpoint of the last finished "
-                          "epoch is kept; run the same command to resume"))
+        main, interrupted="interrupted: the latest checkpoint is kept; run "
+                          "the same command to resume from it"))
 
 
 if __name__ == "__main__":

@@ -19,11 +19,13 @@ import tensorflow as tf
 
 from ptb_tf import checkpoints
 from ptb_tf import config as config_lib
+from ptb_tf import identity
 from ptb_tf.errors import UserError
 from ptb_tf.files import atomic_write_text
 from ptb_tf.model import PTBModel
 from ptb_tf.pipeline import chunk_dataset, sequential_windows
 from ptb_tf.reader import Corpus, num_batches
+from ptb_tf.vocab import Vocabulary
 
 Log = Callable[[str], None]
 
@@ -64,16 +66,22 @@ def build_model(config: config_lib.Config, rnn_mode: str = "keras",
 
 
 def load_model(config: config_lib.Config, save_path: str,
-               which: str = "best") -> PTBModel:
+               which: str = checkpoints.BEST,
+               vocab_path: Optional[str] = None) -> PTBModel:
     """The PTBModel of a checkpoint in save_path (weights only).
 
     which: "best" (the best validation perplexity, or the latest if no best
-    one was kept) or "latest".
+    one was kept) or "latest". With vocab_path, the checkpoint's recorded
+    config and vocabulary must be `config` and that file's (UserError if not).
     """
+    path = checkpoints.best_or_latest(save_path, which)
+    if vocab_path:
+        checkpoints.check_identity(
+            path, identity.identity_of(config, Vocabulary.load(vocab_path)),
+            "load the model")
     model = build_model(config)
     checkpoint = tf.train.Checkpoint(model=model)
-    checkpoint.restore(checkpoints.best_or_latest(save_path, which)
-                       ).expect_partial().assert_existing_objects_matched()
+    checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
     return model
 
 
@@ -314,15 +322,19 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
     model = build_model(config, rnn_mode, precision)
     trainer = Trainer(model, config, jit_compile=jit_compile)
     trainer.nan_at_step.assign(nan_at_step)
-    identity = checkpoints.identity_of(config, corpus.vocab, corpus)
+    run_identity = identity.identity_of(config, corpus.vocab, corpus)
     run = checkpoints.RunState(model, config.max_max_epoch, config.batch_size,
-                               identity)
+                               run_identity)
     saver = checkpoints.Saver(model, trainer.optimizer, run,
                               save_path) if save_path else None
     if saver and saver.latest_path:
-        path = saver.restore_latest(identity)
-        log(f"Resuming from {path}: epoch {int(run.epochs_done) + 1}, batch "
-            f"{int(run.batches_done)}")
+        path = saver.restore_latest(run_identity)
+        if int(run.epochs_done) == config.max_max_epoch:
+            log(f"Resuming from {path}: all {config.max_max_epoch} epochs "
+                "done, testing")
+        else:
+            log(f"Resuming from {path}: epoch {int(run.epochs_done) + 1}, "
+                f"batch {int(run.batches_done)}")
     elif saver and on_nan == "restore":
         saver.save()  # something to go back to from the very first batch
 
@@ -383,7 +395,7 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
                     "restores with ever lower learning rates; lower "
                     "--learning_rate or --max_grad_norm") from None
             trainer.nan_at_step.assign(-1)
-            path = saver.restore_latest(identity)
+            path = saver.restore_latest(run_identity)
             run.learning_rate_factor.assign(run.learning_rate_factor * 0.5)
             log(f"Non-finite loss at {where}: restored {path} (epoch "
                 f"{int(run.epochs_done) + 1}, batch {int(run.batches_done)}) "

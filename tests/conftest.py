@@ -55,7 +55,7 @@ def trained(tmp_path_factory):
                     max_max_epoch=1, keep_prob=1.0, lr_decay=0.5, batch_size=4,
                     vocab_size=len(corpus.vocab))
     save_path = str(root / "run")
-    save_dir.prepare(save_path, config, corpus.vocab)
+    save_dir.prepare(save_path, config, corpus)
     results = train_and_evaluate(config, corpus, save_path=save_path,
                                  log=lambda _: None)
     config, vocab_path = save_dir.load_run(save_path)
