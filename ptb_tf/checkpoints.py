@@ -144,11 +144,13 @@ class Saver:
             if best:
                 self.best.save()
         except (tf.errors.OpError, OSError) as error:
-            message = getattr(error, "message", None) or str(error)
+            message = (getattr(error, "message", None) or str(error)
+                       or type(error).__name__).splitlines()[0]
+            kept = self.latest.latest_checkpoint
             raise UserError(
-                f"cannot write a checkpoint in {self.save_path}: "
-                f"{message.splitlines()[0] if message else type(error).__name__}"
-                f"; free space or choose another --save_path (the last good "
-                f"checkpoint, {self.latest.latest_checkpoint}, is kept)"
-            ) from None
+                f"cannot write a checkpoint in {self.save_path}: {message}; "
+                "free space or choose another --save_path ("
+                + (f"the last good checkpoint, {os.path.basename(kept)}, is "
+                   "kept: run the same command to resume from it)" if kept
+                   else "no checkpoint had been written yet)")) from None
         return os.path.basename(path)

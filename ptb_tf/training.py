@@ -357,6 +357,10 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
         if not saver or (progress.done < total and
                          progress.done // every == last_saved[0] // every):
             return ""
+        if not checkpoints.weights_are_finite(model):
+            # An update with a finite gradient still overflowed: treated as
+            # a non-finite loss, and never saved.
+            raise Diverged(progress.done)
         last_saved[0] = progress.done
         run.batches_done.assign(progress.done)
         run.epoch_cost.assign(progress.cost)
@@ -384,10 +388,10 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
             where = f"epoch {epoch + 1}, batch {error.batch} of {total}"
             if on_nan != "restore":
                 raise UserError(
-                    f"training diverged: the loss or gradient norm is not "
-                    f"finite at {where}; no weight was changed by that batch "
-                    "and the last checkpoint is kept. Lower --learning_rate or "
-                    "--max_grad_norm, or pass --on_nan=restore") from None
+                    f"training diverged: the loss or the weights became "
+                    f"non-finite at {where}; no checkpoint holds a non-finite "
+                    "value (the last good one is kept). Lower --learning_rate "
+                    "or --max_grad_norm, or pass --on_nan=restore") from None
             restores += 1
             if restores > MAX_RESTORES:
                 raise UserError(
@@ -414,6 +418,11 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
             learning_rate, train_perplexity, valid["perplexity"],
             trained_words / max(epoch_seconds - valid["seconds"], 1e-9),
             epoch_seconds])
+        if not math.isfinite(valid["perplexity"]):
+            raise UserError(
+                f"training diverged: the validation loss after epoch "
+                f"{epoch + 1} is not finite; nothing of that epoch's end was "
+                "saved. Lower --learning_rate or --max_grad_norm")
         improved = valid["perplexity"] < float(run.best_valid)
         if improved:
             run.best_valid.assign(valid["perplexity"])

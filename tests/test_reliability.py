@@ -1,0 +1,289 @@
+"""Nothing lost, nothing silent: kill -9 and resume, NaN guard, safe writes."""
+
+import dataclasses
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ptb_tf import checkpoints, files, reader, save_dir
+from ptb_tf.config import Config
+from ptb_tf.errors import UserError
+from ptb_tf.training import train_and_evaluate
+from tests.conftest import REPO_ROOT, write_corpus
+from tests.test_train_cli import TINY_FLAGS, assert_user_error, run_train
+
+
+def random_text(words: int, seed: int) -> str:
+    """Sentences of a 30-word vocabulary, in PTB's format."""
+    rng = random.Random(seed)
+    vocab = [f"w{index}" for index in range(30)]
+    lines, count = [], 0
+    while count < words:
+        length = rng.randint(3, 12)
+        lines.append(" " + " ".join(rng.choice(vocab) for _ in range(length))
+                     + " \n")
+        count += length + 1
+    return "".join(lines)
+
+
+# ~1000 batches an epoch: long enough for a kill to land mid-epoch.
+KILL_FLAGS = ["--model=test", "--vocab_size=0", "--batch_size=4",
+              "--num_steps=5", "--hidden_size=8", "--num_layers=2",
+              "--keep_prob=0.5", "--max_epoch=1", "--max_max_epoch=3",
+              "--checkpoint_every=40", "--deterministic", "--seed=3"]
+
+
+def start_train(*args):
+    return subprocess.Popen(
+        [sys.executable, "-m", "ptb_tf.train", *args], cwd=REPO_ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def kill_after(process, stop_at):
+    """Reads the run's lines; SIGKILLs it right after one matches stop_at."""
+    lines = []
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        if stop_at(lines[-1]):
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            return lines
+    process.wait()
+    pytest.fail("the run ended before the kill point:\n" + "\n".join(lines))
+
+
+def progress_line(epoch, count):
+    """stop_at: the count-th progress line of the given epoch."""
+    seen = {"epoch": 0, "count": 0}
+
+    def stop_at(line):
+        if line.startswith("Epoch: "):
+            seen["epoch"] = int(line.split()[1])
+        elif " perplexity: " in line and seen["epoch"] == epoch:
+            seen["count"] += 1
+            return seen["count"] == count
+        return False
+
+    return stop_at
+
+
+def test_sigkill_twice_mid_epoch_then_resume_gives_the_uninterrupted_results(
+        tmp_path):
+    data = write_corpus(tmp_path / "data", train=random_text(20000, 0),
+                        valid=random_text(3000, 1), test=random_text(3000, 2))
+    flags = [f"--data_path={data}", *KILL_FLAGS]
+    straight = run_train(*flags, f"--save_path={tmp_path / 'straight'}")
+    assert straight.returncode == 0, straight.stderr[-2000:]
+
+    save_path = f"--save_path={tmp_path / 'killed'}"
+    kill_after(start_train(*flags, save_path), progress_line(1, 3))
+    second = kill_after(start_train(*flags, save_path), progress_line(2, 6))
+    # The second run resumed inside epoch 1, from a checkpoint mid-epoch.
+    assert second[0].startswith("Resuming from") and "epoch 1, batch" in second[0]
+    assert not second[0].endswith("batch 0")
+    final = run_train(*flags, save_path)
+    assert final.returncode == 0, final.stderr[-2000:]
+    assert "Resuming from" in final.stdout.splitlines()[0]
+    assert "epoch 2, batch" in final.stdout.splitlines()[0]
+
+    expected = json.load(open(tmp_path / "straight" / "results.json"))
+    resumed = json.load(open(tmp_path / "killed" / "results.json"))
+    for key in ("train_perplexity", "valid_perplexity"):
+        # Bit for bit: the same float64 values.
+        assert ([epoch[key] for epoch in resumed["epochs"]]
+                == [epoch[key] for epoch in expected["epochs"]]), key
+    assert resumed["test_perplexity"] == expected["test_perplexity"]
+
+
+TINY = Config(init_scale=0.1, learning_rate=1.0, max_grad_norm=5.0,
+              num_layers=2, num_steps=5, hidden_size=8, max_epoch=1,
+              max_max_epoch=2, keep_prob=1.0, lr_decay=0.5, batch_size=4,
+              vocab_size=0)
+
+
+@pytest.fixture
+def corpus(tiny_corpus_path):
+    return reader.load_corpus(tiny_corpus_path)
+
+
+def tiny_config(corpus, **changes):
+    return dataclasses.replace(TINY, vocab_size=len(corpus.vocab), **changes)
+
+
+def all_checkpoints_finite(save_path):
+    paths = [os.path.join(folder, name[:-len(".index")])
+             for folder in (save_path, os.path.join(save_path, "best"))
+             if os.path.isdir(folder)
+             for name in os.listdir(folder) if name.endswith(".index")]
+    assert paths
+    for path in paths:
+        for name, _ in tf.train.list_variables(path):
+            if name.startswith("model/"):
+                assert np.all(np.isfinite(tf.train.load_variable(path, name))), (
+                    path, name)
+
+
+def test_a_nan_loss_stops_with_epoch_and_batch_and_saves_nothing_bad(
+        corpus, tmp_path):
+    save_path = str(tmp_path / "run")
+    lines = []
+    with pytest.raises(UserError, match=r"training diverged: .* at epoch 2, "
+                                        r"batch \d+ of \d+; .*--on_nan=restore"):
+        # The optimizer's step 12 is in epoch 2 (9 batches an epoch).
+        train_and_evaluate(tiny_config(corpus), corpus, save_path=save_path,
+                           log=lines.append, nan_at_step=12, checkpoint_every=1)
+    assert any(line.startswith("Epoch: 1 Valid") for line in lines)
+    all_checkpoints_finite(save_path)
+
+
+def test_a_huge_learning_rate_stops_training_from_the_command_line(
+        tiny_corpus_path, tmp_path):
+    save_path = tmp_path / "run"
+    result = run_train(f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
+                       "--learning_rate=1e38", "--max_grad_norm=1e30",
+                       "--checkpoint_every=1", f"--save_path={save_path}")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: training diverged:") and "epoch 1" in last
+    all_checkpoints_finite(str(save_path))
+
+
+def test_on_nan_restore_goes_back_to_the_last_checkpoint_and_halves_the_rate(
+        corpus, tmp_path):
+    lines = []
+    results = train_and_evaluate(
+        tiny_config(corpus, max_max_epoch=3), corpus,
+        save_path=str(tmp_path / "run"), log=lines.append, on_nan="restore",
+        nan_at_step=12, checkpoint_every=4)
+    restored = [line for line in lines if line.startswith("Non-finite loss")]
+    assert len(restored) == 1
+    assert "at epoch 2" in restored[0] and "halved the learning rate" in restored[0]
+    # Epoch 1 at the full rate; from the restore on, half the schedule's.
+    assert [epoch["learning_rate"] for epoch in results["epochs"]] == [
+        1.0, 0.25, 0.125]
+    assert np.isfinite(results["test_perplexity"])
+
+
+def test_checkpoint_identity_refuses_another_config_vocab_or_data(
+        corpus, tmp_path):
+    save_path = str(tmp_path / "run")
+    config = tiny_config(corpus, max_max_epoch=1)
+    train_and_evaluate(config, corpus, save_path=save_path, log=lambda _: None)
+    with pytest.raises(UserError, match=r"cannot resume: .* another config "
+                                        r"\(max_max_epoch 1 -> 2\)"):
+        train_and_evaluate(dataclasses.replace(config, max_max_epoch=2), corpus,
+                           save_path=save_path, log=lambda _: None)
+    other_data = reader.load_corpus(write_corpus(
+        tmp_path / "other", test=" the cat sat \n"))
+    with pytest.raises(UserError, match=r"another data \(test split\)"):
+        train_and_evaluate(config, other_data, save_path=save_path,
+                           log=lambda _: None)
+    from ptb_tf.training import load_model  # pylint: disable=g-import-not-at-top
+    other_vocab = tmp_path / "vocab.txt"
+    other_vocab.write_text("<unk>\nthe\n")
+    with pytest.raises(UserError, match="cannot load the model: .* another "
+                                        "vocabulary"):
+        load_model(config, save_path, vocab_path=str(other_vocab))
+
+
+def test_save_path_trained_on_other_data_is_refused_before_tensorflow(
+        tiny_corpus_path, tmp_path):
+    save_path = f"--save_path={tmp_path / 'run'}"
+    first = run_train(f"--data_path={tiny_corpus_path}", *TINY_FLAGS, save_path)
+    assert first.returncode == 0, first.stderr
+    changed = write_corpus(tmp_path / "changed", valid=" the dog sat \n" * 10)
+    result = run_train(f"--data_path={changed}", *TINY_FLAGS, save_path)
+    assert_user_error(result, "holds a model trained on other data (valid split)")
+
+
+def test_best_checkpoint_is_kept_apart_and_exported_by_default(corpus, tmp_path):
+    save_path = str(tmp_path / "run")
+    results = train_and_evaluate(tiny_config(corpus, max_max_epoch=3), corpus,
+                                 save_path=save_path, log=lambda _: None)
+    best_epoch = results["best_epoch"]
+    best = checkpoints.best_or_latest(save_path, "best")
+    assert os.path.dirname(best) == os.path.join(save_path, "best")
+    epochs_done = tf.train.load_variable(
+        best, "run/epochs_done/.ATTRIBUTES/VARIABLE_VALUE")
+    assert epochs_done == best_epoch
+    assert results["best_valid_perplexity"] == min(
+        epoch["valid_perplexity"] for epoch in results["epochs"])
+
+
+def test_a_crash_between_write_and_rename_keeps_the_old_file(tmp_path,
+                                                             monkeypatch):
+    path = tmp_path / "results.json"
+    path.write_text("old")
+
+    def crash(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        files.atomic_write_text(str(path), "new")
+    assert path.read_text() == "old"
+    assert os.listdir(tmp_path) == ["results.json"]  # no temporary left
+
+
+class Stop(Exception):
+    pass
+
+
+def test_a_full_disk_during_a_checkpoint_keeps_the_last_good_one(
+        corpus, tmp_path, monkeypatch):
+    save_path = str(tmp_path / "run")
+    config = tiny_config(corpus)
+
+    def stop_in_epoch_two(line):
+        if line.startswith("Epoch: 2 Learning rate"):
+            raise Stop()
+
+    with pytest.raises(Stop):
+        train_and_evaluate(config, corpus, save_path=save_path,
+                           log=stop_in_epoch_two)
+    latest = tf.train.latest_checkpoint(save_path)
+
+    def full_disk(self, *args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None,
+                                               "No space left on device")
+
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", full_disk)
+    with pytest.raises(UserError, match=(
+            r"cannot write a checkpoint in .*: No space left on device; .* "
+            rf"{os.path.basename(latest)}, is kept")):
+        train_and_evaluate(config, corpus, save_path=save_path,
+                           log=lambda _: None)
+    monkeypatch.undo()
+    assert tf.train.latest_checkpoint(save_path) == latest
+    # ... and the run goes on from it once there is room again.
+    results = train_and_evaluate(config, corpus, save_path=save_path,
+                                 log=lambda _: None)
+    assert len(results["epochs"]) == 2
+
+
+@pytest.mark.parametrize("flag, fragment", [
+    ("--checkpoint_every=-1", "--checkpoint_every must be >= 0"),
+    ("--on_nan=ignore", "--on_nan must be stop or restore"),
+    ("--on_nan=restore", "--on_nan=restore needs --save_path"),
+])
+def test_bad_reliability_flags_exit_2(tiny_corpus_path, flag, fragment):
+    result = run_train(f"--data_path={tiny_corpus_path}", *TINY_FLAGS, flag)
+    assert_user_error(result, fragment)
+    assert result.returncode == 2
+
+
+def test_save_dir_identity_file_is_written_once(corpus, tmp_path):
+    save_path = str(tmp_path / "run")
+    config = tiny_config(corpus)
+    save_dir.prepare(save_path, config, corpus)
+    identity = json.load(open(os.path.join(save_path, "identity.json")))
+    assert identity["config"] == config.to_dict()
+    assert set(identity["data_sha256"]) == {"train", "valid", "test"}
