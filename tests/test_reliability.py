@@ -287,3 +287,20 @@ def test_save_dir_identity_file_is_written_once(corpus, tmp_path):
     identity = json.load(open(os.path.join(save_path, "identity.json")))
     assert identity["config"] == config.to_dict()
     assert set(identity["data_sha256"]) == {"train", "valid", "test"}
+
+
+def test_soak_reports_memory_per_epoch(tmp_path):
+    data = write_corpus(tmp_path / "data", train=random_text(4000, 0),
+                        valid=random_text(1000, 1), test=random_text(500, 2))
+    output = tmp_path / "soak.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "ptb_tf.soak", f"--data_path={data}",
+         "--epochs=3", f"--output={output}"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.load(open(output))
+    assert [row["epoch"] for row in report["epochs"]] == [1, 2, 3]
+    assert all(row["peak_mb"] >= row["resident_mb"] > 0
+               for row in report["epochs"])
+    assert report["passed"] == (report["peak_growth_after_epoch_2"] <= 0.05)
+    assert "steady" in result.stdout or "GROWING" in result.stdout
