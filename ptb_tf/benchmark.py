@@ -251,9 +251,7 @@ def peak_rss_mb() -> float:
 
 def main(argv):
     cli.check_no_arguments(argv)
-    if not FLAGS.data_path:
-        raise UsageError("--data_path is required: the folder holding the "
-                         "PTB files")
+    cli.require_data_path(FLAGS.data_path)
     bad = [variant for variant in FLAGS.variants if not check_variant(variant)]
     if bad:
         raise UsageError("--variants must be keras, unrolled or block, the "

@@ -56,6 +56,12 @@ def check_no_arguments(argv) -> None:
                          "all options are --flags")
 
 
+def require_data_path(data_path) -> None:
+    if not data_path:
+        raise UsageError("--data_path is required: the folder holding "
+                         "ptb.train.txt, ptb.valid.txt and ptb.test.txt")
+
+
 def check_model_source(saved_model, save_path) -> None:
     """Checks --saved_model / --save_path (one of them, and a model there)."""
     if bool(saved_model) == bool(save_path):

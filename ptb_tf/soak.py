@@ -23,6 +23,7 @@ from absl import flags
 from ptb_tf import cli
 from ptb_tf import reader
 from ptb_tf import save_dir
+from ptb_tf.benchmark import peak_rss_mb
 from ptb_tf.config import PRESETS
 from ptb_tf.errors import UsageError, UserError
 from ptb_tf.files import atomic_write_text
@@ -54,15 +55,9 @@ def resident_mb() -> float:
     return pages * resource.getpagesize() / 2**20
 
 
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def main(argv):
     cli.check_no_arguments(argv)
-    if not FLAGS.data_path:
-        raise UsageError("--data_path is required: the folder holding the "
-                         "PTB files")
+    cli.require_data_path(FLAGS.data_path)
     if FLAGS.epochs < 3:
         raise UsageError(f"--epochs must be >= 3 (memory is compared with "
                          f"epoch 2's). Received: epochs={FLAGS.epochs}")
@@ -85,7 +80,7 @@ def main(argv):
         if " Valid Perplexity: " in line:
             epoch = int(line.split()[1])
             rows.append({"epoch": epoch, "resident_mb": resident_mb(),
-                         "peak_mb": peak_mb()})
+                         "peak_mb": peak_rss_mb()})
             print(f"epoch {epoch:2d}: resident {rows[-1]['resident_mb']:.1f} "
                   f"MB, peak {rows[-1]['peak_mb']:.1f} MB", flush=True)
 

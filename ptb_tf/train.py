@@ -132,9 +132,7 @@ def main(argv):
     if FLAGS.eval_window < 1:
         raise UsageError("--eval_window must be >= 1. "
                          f"Received: eval_window={FLAGS.eval_window}")
-    if not FLAGS.data_path:
-        raise UsageError("--data_path is required: the folder holding "
-                         "ptb.train.txt, ptb.valid.txt and ptb.test.txt")
+    cli.require_data_path(FLAGS.data_path)
 
     # Everything a user can get wrong is checked before TensorFlow starts.
     corpus = reader.load_corpus(FLAGS.data_path)

@@ -1,5 +1,6 @@
 """Shared fixtures: the real PTB folder and tiny corpora written per test."""
 
+import dataclasses
 import os
 
 import pytest
@@ -41,6 +42,23 @@ def tiny_corpus_path(tmp_path):
     return write_corpus(tmp_path / "data")
 
 
+@pytest.fixture
+def corpus(tiny_corpus_path):
+    """The tiny corpus, loaded (10 training batches for TINY_CONFIG)."""
+    from ptb_tf import reader  # pylint: disable=g-import-not-at-top
+    return reader.load_corpus(tiny_corpus_path)
+
+
+def tiny_config(corpus, **changes):
+    """A 2-layer, 8-unit model for the tiny corpus; changes override it."""
+    from ptb_tf.config import Config  # pylint: disable=g-import-not-at-top
+    return dataclasses.replace(
+        Config(init_scale=0.1, learning_rate=1.0, max_grad_norm=5.0,
+               num_layers=2, num_steps=5, hidden_size=8, max_epoch=1,
+               max_max_epoch=2, keep_prob=1.0, lr_decay=0.5, batch_size=4,
+               vocab_size=len(corpus.vocab)), **changes)
+
+
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
     """A tiny model trained one epoch: its run folder and a first export."""
@@ -65,3 +83,35 @@ def trained(tmp_path_factory):
                 vocab_path=vocab_path, export_dir=export_dir, path=path,
                 model=load_model(config, save_path), vocab=corpus.vocab,
                 data_path=str(root / "data"), results=results)
+
+
+class Stop(Exception):
+    """Raised from a log callback to stop a run where a crash would."""
+
+
+def run_until(config, corpus, save_path, stop_at, **options):
+    """Trains until a log line matches stop_at(line), as a crash would stop it."""
+    from ptb_tf.training import train_and_evaluate  # pylint: disable=g-import-not-at-top
+
+    def log(line):
+        if stop_at(line):
+            raise Stop()
+
+    with pytest.raises(Stop):
+        train_and_evaluate(config, corpus, save_path=save_path, log=log,
+                           **options)
+
+
+def nth_line_in_epoch(epoch, n, marker):
+    """A stop_at: the n-th line of the given epoch that contains marker."""
+    seen = {"epoch": 0, "count": 0}
+
+    def stop_at(line):
+        if line.startswith("Epoch: "):
+            seen["epoch"] = int(line.split()[1])
+        elif marker in line and seen["epoch"] == epoch:
+            seen["count"] += 1
+            return seen["count"] == n
+        return False
+
+    return stop_at

@@ -13,10 +13,10 @@ import pytest
 import tensorflow as tf
 
 from ptb_tf import checkpoints, files, reader, save_dir
-from ptb_tf.config import Config
 from ptb_tf.errors import UserError
 from ptb_tf.training import train_and_evaluate
-from tests.conftest import REPO_ROOT, write_corpus
+from tests.conftest import (REPO_ROOT, nth_line_in_epoch, run_until,
+                            tiny_config, write_corpus)
 from tests.test_train_cli import TINY_FLAGS, assert_user_error, run_train
 
 
@@ -59,21 +59,6 @@ def kill_after(process, stop_at):
     pytest.fail("the run ended before the kill point:\n" + "\n".join(lines))
 
 
-def progress_line(epoch, count):
-    """stop_at: the count-th progress line of the given epoch."""
-    seen = {"epoch": 0, "count": 0}
-
-    def stop_at(line):
-        if line.startswith("Epoch: "):
-            seen["epoch"] = int(line.split()[1])
-        elif " perplexity: " in line and seen["epoch"] == epoch:
-            seen["count"] += 1
-            return seen["count"] == count
-        return False
-
-    return stop_at
-
-
 def test_sigkill_twice_mid_epoch_then_resume_gives_the_uninterrupted_results(
         tmp_path):
     data = write_corpus(tmp_path / "data", train=random_text(20000, 0),
@@ -83,8 +68,8 @@ def test_sigkill_twice_mid_epoch_then_resume_gives_the_uninterrupted_results(
     assert straight.returncode == 0, straight.stderr[-2000:]
 
     save_path = f"--save_path={tmp_path / 'killed'}"
-    kill_after(start_train(*flags, save_path), progress_line(1, 3))
-    second = kill_after(start_train(*flags, save_path), progress_line(2, 6))
+    kill_after(start_train(*flags, save_path), nth_line_in_epoch(1, 3, " perplexity: "))
+    second = kill_after(start_train(*flags, save_path), nth_line_in_epoch(2, 6, " perplexity: "))
     # The second run resumed inside epoch 1, from a checkpoint mid-epoch.
     assert second[0].startswith("Resuming from") and "epoch 1, batch" in second[0]
     assert not second[0].endswith("batch 0")
@@ -100,21 +85,6 @@ def test_sigkill_twice_mid_epoch_then_resume_gives_the_uninterrupted_results(
         assert ([epoch[key] for epoch in resumed["epochs"]]
                 == [epoch[key] for epoch in expected["epochs"]]), key
     assert resumed["test_perplexity"] == expected["test_perplexity"]
-
-
-TINY = Config(init_scale=0.1, learning_rate=1.0, max_grad_norm=5.0,
-              num_layers=2, num_steps=5, hidden_size=8, max_epoch=1,
-              max_max_epoch=2, keep_prob=1.0, lr_decay=0.5, batch_size=4,
-              vocab_size=0)
-
-
-@pytest.fixture
-def corpus(tiny_corpus_path):
-    return reader.load_corpus(tiny_corpus_path)
-
-
-def tiny_config(corpus, **changes):
-    return dataclasses.replace(TINY, vocab_size=len(corpus.vocab), **changes)
 
 
 def all_checkpoints_finite(save_path):
@@ -233,22 +203,13 @@ def test_a_crash_between_write_and_rename_keeps_the_old_file(tmp_path,
     assert os.listdir(tmp_path) == ["results.json"]  # no temporary left
 
 
-class Stop(Exception):
-    pass
-
-
 def test_a_full_disk_during_a_checkpoint_keeps_the_last_good_one(
         corpus, tmp_path, monkeypatch):
     save_path = str(tmp_path / "run")
     config = tiny_config(corpus)
 
-    def stop_in_epoch_two(line):
-        if line.startswith("Epoch: 2 Learning rate"):
-            raise Stop()
-
-    with pytest.raises(Stop):
-        train_and_evaluate(config, corpus, save_path=save_path,
-                           log=stop_in_epoch_two)
+    run_until(config, corpus, save_path,
+              lambda line: line.startswith("Epoch: 2 Learning rate"))
     latest = tf.train.latest_checkpoint(save_path)
 
     def full_disk(self, *args, **kwargs):

@@ -1,6 +1,5 @@
 """Train and eval steps, clipping, exact evaluation and resume, on tiny data."""
 
-import dataclasses
 import json
 import os
 
@@ -8,25 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ptb_tf import reader
-from ptb_tf.config import Config
 from ptb_tf.pipeline import window_dataset
 from ptb_tf.training import Trainer, build_model, sequence_cost, train_and_evaluate
-
-TINY = Config(init_scale=0.1, learning_rate=1.0, max_grad_norm=5.0,
-              num_layers=2, num_steps=5, hidden_size=8, max_epoch=1,
-              max_max_epoch=2, keep_prob=1.0, lr_decay=0.5, batch_size=4,
-              vocab_size=0)
-
-
-@pytest.fixture
-def corpus(tiny_corpus_path):
-    return reader.load_corpus(tiny_corpus_path)
-
-
-def tiny_config(corpus, **changes):
-    return dataclasses.replace(TINY, vocab_size=len(corpus.vocab), **changes)
-
+from tests.conftest import nth_line_in_epoch, run_until, tiny_config
 
 def update_norm(variables, before):
     """Global norm of what the last step changed."""
@@ -123,34 +106,6 @@ def test_train_and_evaluate_writes_results(corpus, tmp_path):
     assert on_disk["test_perplexity"] == results["test_perplexity"]
 
 
-class Stop(Exception):
-    pass
-
-
-def run_until(config, corpus, save_path, stop_at, **options):
-    """Trains until a log line matches stop_at(line), as a crash would stop it."""
-    def log(line):
-        if stop_at(line):
-            raise Stop()
-
-    with pytest.raises(Stop):
-        train_and_evaluate(config, corpus, save_path=save_path, log=log,
-                           **options)
-
-
-def nth_save_in_epoch(epoch, n):
-    """A stop_at for run_until: the n-th progress line with a save in epoch."""
-    seen = {"epoch": 0, "saves": 0}
-
-    def stop_at(line):
-        if line.startswith("Epoch: "):
-            seen["epoch"] = int(line.split()[1])
-        elif "(saved" in line and seen["epoch"] == epoch:
-            seen["saves"] += 1
-            return seen["saves"] == n
-        return False
-
-    return stop_at
 
 
 @pytest.mark.parametrize("jit_compile", [False, True])
@@ -167,7 +122,7 @@ def test_resume_mid_epoch_gives_exactly_the_uninterrupted_results(
     # after its second one, and then during the test evaluation.
     run_until(config, corpus, resumed_path, lambda line: "(saved" in line,
               **options)
-    run_until(config, corpus, resumed_path, nth_save_in_epoch(2, 2), **options)
+    run_until(config, corpus, resumed_path, nth_line_in_epoch(2, 2, "(saved"), **options)
     run_until(config, corpus, resumed_path,
               lambda line: line.startswith("Epoch: 3 Valid"), **options)
     lines = []
