@@ -129,6 +129,9 @@ class Trainer:
         # hundreds of steps, which the unrolled mode would compile unrolled.
         self.eval_steps = tf.function(
             functools.partial(self._run_steps, self.eval_step))
+        # One dataset per split and chunking, built once: a new one each
+        # epoch would trace its functions anew, and memory would creep.
+        self._datasets = {}
 
     def _train_step(self, inputs, targets, state):
         """One truncated-BPTT step from the carried state.
@@ -196,8 +199,8 @@ class Trainer:
         total = num_batches(len(ids), batch_size, num_steps)
         run_steps = self.train_steps if train else self.eval_steps
         start, words = time.perf_counter(), 0
-        for inputs, targets, count in chunk_dataset(
-                ids, batch_size, num_steps, chunk, start=progress.done):
+        for inputs, targets, count in self._chunks(
+                ids, batch_size, num_steps, chunk, progress.done):
             ran, cost, state, finite = run_steps(inputs, targets, count,
                                                  progress.state)
             if not bool(finite):
@@ -214,6 +217,14 @@ class Trainer:
                     f" speed: {words / (time.perf_counter() - start):.0f} wps"
                     + note)
         return progress
+
+    def _chunks(self, ids, batch_size, num_steps, chunk, start):
+        """chunk_dataset(...), the same object for the same arguments."""
+        key = (id(ids), batch_size, num_steps, chunk, start)
+        if key not in self._datasets or self._datasets[key][0] is not ids:
+            self._datasets[key] = (ids, chunk_dataset(
+                ids, batch_size, num_steps, chunk, start=start))
+        return self._datasets[key][1]
 
     def run_epoch(self, ids: np.ndarray, batch_size: int, num_steps: int,
                   train: bool, log: Optional[Log] = None) -> Dict[str, float]:
