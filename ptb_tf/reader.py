@@ -1,11 +1,13 @@
-"""Reading PTB-style text files and laying them out like `reader.ptb_producer`.
+"""Reading text corpora and laying them out like `reader.ptb_producer`.
 
 NumPy only: the command-line tools check the data before TensorFlow starts.
 """
 
 import dataclasses
+import gzip
 import os
-from typing import List
+import zipfile
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -14,6 +16,9 @@ from ptb_tf.vocab import EOS, Vocabulary
 
 SPLITS = ("train", "valid", "test")
 PTB_FILES = {split: f"ptb.{split}.txt" for split in SPLITS}
+LEVELS = ("word", "char")
+# How --text_file is cut, in order, into train / valid / test tokens.
+DEFAULT_SPLIT = (0.9, 0.05, 0.05)
 
 
 @dataclasses.dataclass
@@ -26,19 +31,63 @@ class Corpus:
     test: np.ndarray
 
 
-def read_words(path: str) -> List[str]:
-    """Reads a whole file as tokens, each line break an `<eos>` token.
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+    """Where a corpus comes from and how its text becomes tokens.
 
-    The tutorial did `f.read().replace("\\n", "<eos>").split()`, which relies on
-    PTB's lines starting and ending with a space; padding `<eos>` with spaces
-    gives the same tokens on PTB and the right ones on files without padding.
+    Exactly one source: data_path (a folder with PTB's three file names),
+    the three *_file paths, or text_file (one text cut by `split`, fractions
+    of its tokens in order). level "word" splits on whitespace; "char" makes
+    every character a token. At either level each line break is an `<eos>`.
+    The vocabulary comes from the training text: at most max_vocab_size
+    tokens (0: all), each seen at least min_count times; the rest become
+    `<unk>`. Files may be plain, .gz or .zip (one member), all UTF-8.
     """
+
+    data_path: Optional[str] = None
+    train_file: Optional[str] = None
+    valid_file: Optional[str] = None
+    test_file: Optional[str] = None
+    text_file: Optional[str] = None
+    split: Tuple[float, ...] = DEFAULT_SPLIT
+    level: str = "word"
+    max_vocab_size: int = 0
+    min_count: int = 1
+
+    def problem(self) -> Optional[str]:
+        """What is wrong with these options (a flag-level message), or None."""
+        files = (self.train_file, self.valid_file, self.test_file)
+        sources = [bool(self.data_path), any(files), bool(self.text_file)]
+        if sum(sources) != 1:
+            return ("give the data one way: --data_path (a folder with "
+                    "ptb.train.txt, ptb.valid.txt, ptb.test.txt), or "
+                    "--train_file, --valid_file and --test_file, or --text_file")
+        if any(files) and not all(files):
+            return ("--train_file, --valid_file and --test_file go together: "
+                    "give all three")
+        if self.level not in LEVELS:
+            return f"--level must be word or char. Received: level={self.level}"
+        if (len(self.split) != 3 or any(part <= 0 for part in self.split)
+                or abs(sum(self.split) - 1) > 1e-6):
+            return ("--split must be three positive fractions that sum to 1 "
+                    "(train, valid, test). Received: split="
+                    + ",".join(map(str, self.split)))
+        if self.max_vocab_size < 0 or self.max_vocab_size == 1:
+            return ("--max_vocab_size must be 0 (no cap) or >= 2. Received: "
+                    f"max_vocab_size={self.max_vocab_size}")
+        if self.min_count < 1:
+            return f"--min_count must be >= 1. Received: min_count={self.min_count}"
+        return None
+
+
+def read_text(path: str) -> str:
+    """A whole UTF-8 text file (plain, .gz, or a .zip of one file), with
+    every line break as "\\n"."""
     if not os.path.exists(path):
-        raise UserError(f"data file not found: {path}; check --data_path")
+        raise UserError(f"data file not found: {path}; check the data flags")
     if not os.path.isfile(path):
-        raise UserError(f"{path} is not a file; check --data_path")
-    with open(path, "rb") as data_file:
-        raw = data_file.read()
+        raise UserError(f"{path} is not a file; check the data flags")
+    raw = _read_bytes(path)
     if not raw:
         raise UserError(f"data file is empty: {path}; give a file with text")
     if b"\0" in raw:
@@ -49,27 +98,90 @@ def read_words(path: str) -> List[str]:
     except UnicodeDecodeError as error:
         raise UserError(f"{path} is not UTF-8 text (bad byte at offset "
                         f"{error.start}); convert it to UTF-8") from None
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    words = text.replace("\n", f" {EOS} ").split()
-    if all(word == EOS for word in words):
-        raise UserError(f"{path} has no words, only blank lines; "
-                        "give a file with text")
-    return words
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def load_corpus(data_path: str) -> Corpus:
-    """Reads ptb.{train,valid,test}.txt from `data_path`.
+def _read_bytes(path: str) -> bytes:
+    """The bytes of a file, uncompressed if it is a .gz or a .zip."""
+    try:
+        if path.endswith(".gz"):
+            with gzip.open(path, "rb") as compressed:
+                return compressed.read()
+        if path.endswith(".zip"):
+            with zipfile.ZipFile(path) as archive:
+                members = [name for name in archive.namelist()
+                           if not name.endswith("/")]
+                if len(members) != 1:
+                    raise UserError(
+                        f"{path} holds {len(members)} files; a .zip of text "
+                        "must hold exactly one")
+                return archive.read(members[0])
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise UserError(f"cannot read {path}: {error}; give an intact .gz "
+                        "or .zip, or plain text") from None
+    with open(path, "rb") as data_file:
+        return data_file.read()
 
-    The vocabulary comes from the training file only; words of the other
-    files that it lacks become `<unk>`.
+
+def tokenize(text: str, level: str = "word", name: str = "the text") -> List[str]:
+    """The tokens of a text, each line break an `<eos>` token.
+
+    word: whitespace-separated words. The tutorial did
+    `f.read().replace("\\n", "<eos>").split()`, which relies on PTB's lines
+    starting and ending with a space; padding `<eos>` with spaces gives the
+    same tokens on PTB and the right ones on files without padding.
+    char: every character, spaces included, is a token.
     """
-    if not os.path.isdir(data_path):
-        raise UserError(f"data folder not found: {data_path}; pass --data_path="
-                        "a folder holding ptb.train.txt, ptb.valid.txt and "
-                        "ptb.test.txt")
-    words = {split: read_words(os.path.join(data_path, PTB_FILES[split]))
-             for split in SPLITS}
-    vocab = Vocabulary.build(words["train"])
+    if level == "char":
+        tokens = [EOS if character == "\n" else character for character in text]
+    else:
+        tokens = text.replace("\n", f" {EOS} ").split()
+    if all(token == EOS for token in tokens):
+        raise UserError(f"{name} has no words, only blank lines; "
+                        "give a file with text")
+    return tokens
+
+
+def read_words(path: str, level: str = "word") -> List[str]:
+    """The tokens of a file (see read_text and tokenize)."""
+    return tokenize(read_text(path), level, path)
+
+
+def load_corpus(source) -> Corpus:
+    """Reads a corpus: `source` is a DataSpec, or the path of a folder
+    holding ptb.{train,valid,test}.txt.
+
+    The vocabulary comes from the training text only; tokens of the other
+    splits that it lacks become `<unk>`.
+    """
+    spec = source if isinstance(source, DataSpec) else DataSpec(data_path=source)
+    if spec.text_file:
+        tokens = read_words(spec.text_file, spec.level)
+        train_end = int(len(tokens) * spec.split[0])
+        valid_end = train_end + int(len(tokens) * spec.split[1])
+        words = {"train": tokens[:train_end],
+                 "valid": tokens[train_end:valid_end],
+                 "test": tokens[valid_end:]}
+        for split in SPLITS:
+            if not words[split]:
+                raise UserError(
+                    f"--text_file={spec.text_file} has {len(tokens)} tokens, "
+                    f"too few to give the {split} split any; use more text")
+    else:
+        if spec.data_path:
+            if not os.path.isdir(spec.data_path):
+                raise UserError(
+                    f"data folder not found: {spec.data_path}; pass "
+                    "--data_path=a folder holding ptb.train.txt, "
+                    "ptb.valid.txt and ptb.test.txt")
+            paths = {split: os.path.join(spec.data_path, PTB_FILES[split])
+                     for split in SPLITS}
+        else:
+            paths = {"train": spec.train_file, "valid": spec.valid_file,
+                     "test": spec.test_file}
+        words = {split: read_words(paths[split], spec.level) for split in SPLITS}
+    vocab = Vocabulary.build(words["train"], max_size=spec.max_vocab_size,
+                             min_count=spec.min_count)
     return Corpus(vocab=vocab,
                   **{split: vocab.encode(words[split]) for split in SPLITS})
 

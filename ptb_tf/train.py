@@ -3,6 +3,9 @@ r"""Trains the PTB language model: `python -m ptb_tf.train`.
     python -m ptb_tf.train --data_path=../shared/data/ptb \
         --save_path=/tmp/ptb_small --flagfile=flags/small.flags
 
+Any UTF-8 text works too: `--train_file/--valid_file/--test_file`, or one
+`--text_file` cut by `--split`; `--level=char` for characters.
+
 `--model=small|medium|large|test` picks the tutorial's config; any
 hyper-parameter flag given overrides it (later flags win). Running the same
 command again with the same --save_path resumes from the latest checkpoint,
@@ -50,6 +53,30 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
     flags.DEFINE_string("data_path", None,
                         "Folder with ptb.train.txt, ptb.valid.txt, ptb.test.txt.",
                         flag_values=flag_values)
+    for split in ("train", "valid", "test"):
+        flags.DEFINE_string(f"{split}_file", None,
+                            f"The {split} text (instead of --data_path; all "
+                            "three files together). Plain, .gz or .zip.",
+                            flag_values=flag_values)
+    flags.DEFINE_string("text_file", None,
+                        "One text, cut in order by --split into train, valid "
+                        "and test (instead of --data_path). Plain, .gz or .zip.",
+                        flag_values=flag_values)
+    flags.DEFINE_list("split", [str(part) for part in reader.DEFAULT_SPLIT],
+                      "Fractions of --text_file's tokens for train, valid, "
+                      "test, in that order.", flag_values=flag_values)
+    flags.DEFINE_string("level", "word",
+                        "word: tokens split on whitespace; char: every "
+                        "character a token. Line breaks are <eos> either way.",
+                        flag_values=flag_values)
+    flags.DEFINE_integer("max_vocab_size", 0,
+                         "Keep only the most frequent tokens of the training "
+                         "text (0: all); the rest become <unk>.",
+                         flag_values=flag_values)
+    flags.DEFINE_integer("min_count", 1,
+                         "Keep only tokens seen at least this often in the "
+                         "training text; the rest become <unk>.",
+                         flag_values=flag_values)
     flags.DEFINE_string("save_path", None,
                         "Folder for checkpoints, vocab.txt and results.json; "
                         "an existing run there is resumed.",
@@ -112,6 +139,26 @@ def config_from_flags(flag_values: flags.FlagValues) -> Config:
     return dataclasses.replace(PRESETS[flag_values.model], **overrides).validate()
 
 
+def data_spec_from_flags(flag_values: flags.FlagValues) -> reader.DataSpec:
+    """The data flags as a DataSpec; UsageError if they do not go together."""
+    try:
+        split = tuple(float(part) for part in flag_values.split)
+    except ValueError:
+        raise UsageError("--split must be three fractions, e.g. 0.9,0.05,0.05. "
+                         f"Received: split={','.join(flag_values.split)}"
+                         ) from None
+    spec = reader.DataSpec(
+        data_path=flag_values.data_path, train_file=flag_values.train_file,
+        valid_file=flag_values.valid_file, test_file=flag_values.test_file,
+        text_file=flag_values.text_file, split=split, level=flag_values.level,
+        max_vocab_size=flag_values.max_vocab_size,
+        min_count=flag_values.min_count)
+    problem = spec.problem()
+    if problem:
+        raise UsageError(problem)
+    return spec
+
+
 def main(argv):
     cli.check_no_arguments(argv)
     config = config_from_flags(FLAGS)
@@ -132,10 +179,10 @@ def main(argv):
     if FLAGS.eval_window < 1:
         raise UsageError("--eval_window must be >= 1. "
                          f"Received: eval_window={FLAGS.eval_window}")
-    cli.require_data_path(FLAGS.data_path)
+    data = data_spec_from_flags(FLAGS)
 
     # Everything a user can get wrong is checked before TensorFlow starts.
-    corpus = reader.load_corpus(FLAGS.data_path)
+    corpus = reader.load_corpus(data)
     if config.vocab_size and config.vocab_size != len(corpus.vocab):
         raise UsageError(
             f"the training file gives {len(corpus.vocab)} words but "

@@ -31,12 +31,25 @@ class Vocabulary:
         self.unk_id = self.ids[UNK]
 
     @classmethod
-    def build(cls, tokens: Iterable[str]) -> "Vocabulary":
-        """Builds the vocabulary of a training corpus, adding `<unk>` if absent."""
+    def build(cls, tokens: Iterable[str], max_size: int = 0,
+              min_count: int = 1) -> "Vocabulary":
+        """The vocabulary of a training corpus, `<unk>` added if absent.
+
+        Keeps the max_size most frequent tokens (0: all), `<unk>` among them,
+        and only tokens seen at least min_count times; the rest will encode
+        as `<unk>`.
+        """
         counts = collections.Counter(tokens)
-        words = sorted(counts, key=lambda word: (-counts[word], word))
-        if UNK not in counts:
+        words = sorted((word for word in counts if counts[word] >= min_count
+                        or word == UNK),
+                       key=lambda word: (-counts[word], word))
+        if UNK not in words:
             words.append(UNK)  # never seen in training: the rarest of all
+        if max_size and len(words) > max_size:
+            kept = words[:max_size]
+            if UNK not in kept:
+                kept[-1] = UNK
+            words = kept
         return cls(words)
 
     def __len__(self) -> int:
@@ -60,5 +73,8 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path: str) -> "Vocabulary":
-        with open(path, encoding="utf-8") as vocab_file:
-            return cls(vocab_file.read().splitlines())
+        with open(path, encoding="utf-8", newline="\n") as vocab_file:
+            # Split on "\n" only: a character-level vocabulary may hold
+            # characters that str.splitlines() would also break at.
+            words = vocab_file.read().split("\n")
+        return cls(words[:-1] if words and words[-1] == "" else words)

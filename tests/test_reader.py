@@ -1,5 +1,8 @@
 """Reading, vocabulary and the ptb_producer layout, checked on exact arrays."""
 
+import gzip
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -149,3 +152,77 @@ def test_real_ptb_counts(ptb_path):
         words = reader.read_words(f"{ptb_path}/ptb.{split}.txt")
         assert all(word in corpus.vocab.ids for word in words)
     assert corpus.vocab.words[:4] == ["the", UNK, EOS, "N"]
+
+
+def test_vocabulary_caps_keep_the_most_frequent_and_unk():
+    tokens = "a a a a b b b c c d".split()
+    assert Vocabulary.build(tokens).words == ["a", "b", "c", "d", UNK]
+    assert Vocabulary.build(tokens, max_size=3).words == ["a", "b", UNK]
+    assert Vocabulary.build(tokens, min_count=2).words == ["a", "b", "c", UNK]
+    capped = Vocabulary.build(tokens + [UNK] * 5, max_size=2)
+    assert capped.words == [UNK, "a"]
+    assert list(capped.encode(["a", "d", "zzz"])) == [1, 0, 0]
+
+
+def test_a_character_vocabulary_survives_save_and_load(tmp_path):
+    # "\u2028" and "\x85" are line breaks to str.splitlines(), not to vocab.txt.
+    vocab = Vocabulary.build(["分", "开", " ", "\u2028", "\x85", EOS])
+    vocab.save(str(tmp_path / "vocab.txt"))
+    assert Vocabulary.load(str(tmp_path / "vocab.txt")) == vocab
+
+
+def test_char_level_tokens_and_compressed_files(tmp_path):
+    text = "分开 的\n爱\n"
+    assert reader.tokenize(text, "char") == ["分", "开", " ", "的", EOS, "爱", EOS]
+    plain = tmp_path / "t.txt"
+    plain.write_text(text, encoding="utf-8")
+    with gzip.open(tmp_path / "t.txt.gz", "wb") as compressed:
+        compressed.write(text.encode("utf-8"))
+    with zipfile.ZipFile(tmp_path / "t.zip", "w") as archive:
+        archive.writestr("lyrics.txt", text.encode("utf-8"))
+    for name in ("t.txt", "t.txt.gz", "t.zip"):
+        assert reader.read_text(str(tmp_path / name)) == text, name
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as archive:
+        archive.writestr("a.txt", "a")
+        archive.writestr("b.txt", "b")
+    with pytest.raises(UserError, match="holds 2 files"):
+        reader.read_text(str(tmp_path / "two.zip"))
+    (tmp_path / "broken.gz").write_bytes(b"\x1f\x8b\x08\x00 not gzip")
+    with pytest.raises(UserError, match="cannot read .*broken.gz"):
+        reader.read_text(str(tmp_path / "broken.gz"))
+
+
+def test_text_file_is_cut_in_order_by_the_split(tmp_path):
+    path = tmp_path / "all.txt"
+    path.write_text(" ".join(f"w{index}" for index in range(100)))
+    corpus = reader.load_corpus(reader.DataSpec(text_file=str(path),
+                                                split=(0.8, 0.1, 0.1)))
+    decode = corpus.vocab.decode
+    assert decode(corpus.train) == [f"w{index}" for index in range(80)]
+    assert decode(corpus.valid)[0] == UNK  # w80 is not in training
+    assert len(corpus.valid) == 10 and len(corpus.test) == 10
+
+
+def test_separate_files_and_char_level(tmp_path):
+    folder = write_corpus(tmp_path / "data")
+    spec = reader.DataSpec(train_file=f"{folder}/ptb.train.txt",
+                           valid_file=f"{folder}/ptb.valid.txt",
+                           test_file=f"{folder}/ptb.test.txt", level="char")
+    corpus = reader.load_corpus(spec)
+    assert "c" in corpus.vocab.words and "cat" not in corpus.vocab.words
+    assert corpus.vocab.decode(corpus.train[:5]) == [" ", "t", "h", "e", " "]
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    (dict(), "give the data one way"),
+    (dict(data_path="d", text_file="t"), "give the data one way"),
+    (dict(train_file="a", valid_file="b"), "go together: give all three"),
+    (dict(text_file="t", level="byte"), "--level must be word or char"),
+    (dict(text_file="t", split=(0.9, 0.2, 0.1)), "--split must be three"),
+    (dict(text_file="t", split=(1.0, 0.0, 0.0)), "--split must be three"),
+    (dict(text_file="t", max_vocab_size=1), "--max_vocab_size must be 0"),
+    (dict(text_file="t", min_count=0), "--min_count must be >= 1"),
+])
+def test_data_spec_problems(changes, fragment):
+    assert fragment in reader.DataSpec(**changes).problem()
+    assert reader.DataSpec(text_file="t").problem() is None

@@ -63,6 +63,9 @@ def test_bad_data_files(tmp_path, files, fragments):
     ("--rnn_mode=block --jit_compile", "XLA has no kernel for the fused"),
     ("--precision=float16", "--precision must be one of float32, mixed_bfloat16"),
     ("--rnn_mode=block --precision=mixed_bfloat16", "runs in float32 only"),
+    ("--level=byte", "--level must be word or char"),
+    ("--text_file=t.txt", "give the data one way"),
+    ("--max_vocab_size=-3", "--max_vocab_size must be 0 (no cap) or >= 2"),
 ])
 def test_bad_flag_values_exit_2(tiny_corpus_path, flag, fragment):
     result = run_train(f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
@@ -72,7 +75,7 @@ def test_bad_flag_values_exit_2(tiny_corpus_path, flag, fragment):
 
 
 def test_missing_data_path_and_folder(tmp_path):
-    assert_user_error(run_train(*TINY_FLAGS), "--data_path is required")
+    assert_user_error(run_train(*TINY_FLAGS), "give the data one way")
     assert_user_error(run_train(f"--data_path={tmp_path}/none", *TINY_FLAGS),
                       "data folder not found")
 
@@ -161,3 +164,16 @@ def test_test_config_on_real_ptb(ptb_path, tmp_path):
     assert set(values) == {"Train", "Valid", "Test"}
     # A 2-unit model learns something (uniform guessing is 10,000) but not much.
     assert 100 < values["Test"] < 1000
+
+
+def test_char_level_run_on_one_compressed_text_file(tmp_path):
+    import gzip  # pylint: disable=g-import-not-at-top
+    path = tmp_path / "lyrics.txt.gz"
+    with gzip.open(path, "wb") as compressed:
+        compressed.write(("想要有直升机\n想要和你飞到宇宙去\n" * 40).encode("utf-8"))
+    result = run_train(f"--text_file={path}", "--level=char", *TINY_FLAGS,
+                       f"--save_path={tmp_path / 'run'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Test Perplexity:" in result.stdout
+    words = (tmp_path / "run" / "vocab.txt").read_text(encoding="utf-8").split("\n")
+    assert "宇" in words and "<eos>" in words
