@@ -448,7 +448,9 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
     test_start = time.perf_counter()
     test_perplexity = trainer.evaluate_exact(corpus.test, eval_window)
     test_seconds = time.perf_counter() - test_start
-    log(f"Test Perplexity: {test_perplexity:.3f}")
+    # Bits per token: at character level, the usual bits per character.
+    log(f"Test Perplexity: {test_perplexity:.3f} "
+        f"({math.log2(test_perplexity):.3f} bits per token)")
 
     rows = run.history.numpy()
     account_time()
@@ -465,6 +467,7 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
         "train_perplexity": float(rows[-1][1]),
         "valid_perplexity": float(rows[-1][2]),
         "test_perplexity": test_perplexity,
+        "test_bits_per_token": math.log2(test_perplexity),
         "test_tokens_predicted": int(len(corpus.test) - 1),
         "test_eval_window": eval_window,
         "test_seconds": test_seconds,
