@@ -27,3 +27,20 @@ def test_parse_variant(variant, parsed):
                                      "block+bf16"])
 def test_bad_variants(variant):
     assert not benchmark.check_variant(variant)
+
+
+def test_the_timed_functions_run_on_a_tiny_model(corpus):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from tests.conftest import tiny_config  # pylint: disable=g-import-not-at-top
+    config = tiny_config(corpus)
+    rate = benchmark.train_rate(tf, corpus, config, windows=2,
+                                batches_per_window=3, variant="unrolled+xla")
+    assert rate["words_per_second"] > 0
+    assert rate["ms_per_step"] == pytest.approx(
+        1e3 * config.batch_size * config.num_steps / rate["words_per_second"])
+    assert benchmark.epoch_time(corpus, config, "keras") > 0
+    assert benchmark.checkpoint_seconds(tf, config) > 0
+    costs = benchmark.side_costs(1e6, 0.5, corpus, words_per_second=100.0)
+    assert costs["epoch_seconds"] == pytest.approx(len(corpus.train) / 100.0)
+    assert costs["checkpoint_fraction"] == pytest.approx(
+        0.5 / costs["epoch_seconds"])
