@@ -73,6 +73,15 @@ def check_model_source(saved_model, save_path) -> None:
         save_dir.load_run(save_path)
 
 
+def model_level(saved_model, save_path) -> str:
+    """"word" or "char": how the model's text is cut into tokens."""
+    if saved_model:
+        metadata = versions.read_metadata(
+            versions.resolve_saved_model(saved_model))
+        return metadata.get("level", "word")
+    return save_dir.run_level(save_path)
+
+
 def check_utf8(name: str, value: str) -> str:
     """Command-line text arrives with undecodable bytes as surrogates."""
     try:

@@ -46,10 +46,13 @@ def export(config, save_path: str, vocab_path: str, export_dir: str,
     from ptb_tf import training  # pylint: disable=g-import-not-at-top
     model = training.load_model(config, save_path, checkpoint, vocab_path)
     module = serving.ServingModule(model, vocab_path, top_k=top_k)
-    return versions.write_version(
-        export_dir,
-        lambda folder: tf.saved_model.save(module, folder,
-                                           signatures=module.signatures()))
+
+    def write(folder):
+        tf.saved_model.save(module, folder, signatures=module.signatures())
+        versions.write_metadata(folder,
+                                {"level": save_dir.run_level(save_path)})
+
+    return versions.write_version(export_dir, write)
 
 
 def main(argv):

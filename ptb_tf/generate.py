@@ -6,7 +6,8 @@ r"""Generates text from a trained model: `python -m ptb_tf.generate`.
     python -m ptb_tf.generate --save_path=/tmp/ptb_small --prefix="the" \
         --beam_width=5 --num_words=8
 
-Sampling runs inside the SavedModel's `generate` signature; beam search drives
+A character-level model (trained with --level=char) continues a prefix of
+characters. Sampling runs inside the SavedModel's `generate` signature; beam search drives
 its `step_ids` signature. Log-probabilities are natural logarithms of the
 continuation given the prefix.
 """
@@ -15,6 +16,7 @@ from absl import app
 from absl import flags
 
 from ptb_tf import cli
+from ptb_tf import reader
 from ptb_tf.config import MAX_GENERATED_WORDS
 from ptb_tf.errors import UsageError
 
@@ -45,11 +47,14 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                          "(0: sample instead).", flag_values=flag_values)
 
 
-def check_flags(flag_values: flags.FlagValues) -> list:
-    """Returns the prefix words, or raises UsageError naming the bad flag."""
+def check_flags(flag_values: flags.FlagValues):
+    """Returns the prefix tokens and the model's level ("word" or "char"),
+    or raises UsageError naming the bad flag."""
     cli.check_model_source(flag_values.saved_model, flag_values.save_path)
-    prefix = cli.check_utf8("prefix", flag_values.prefix or "").split()
-    if not prefix:
+    level = cli.model_level(flag_values.saved_model, flag_values.save_path)
+    prefix = reader.split_tokens(
+        cli.check_utf8("prefix", flag_values.prefix or ""), level)
+    if not prefix or (level == "char" and not "".join(prefix).strip()):
         raise UsageError("--prefix needs at least one word to continue")
     if not 1 <= flag_values.num_words <= MAX_GENERATED_WORDS:
         raise UsageError(f"--num_words must be from 1 to {MAX_GENERATED_WORDS}. "
@@ -64,7 +69,7 @@ def check_flags(flag_values: flags.FlagValues) -> list:
     if flag_values.num_samples < 1:
         raise UsageError("--num_samples must be >= 1. "
                          f"Received: num_samples={flag_values.num_samples}")
-    return prefix
+    return prefix, level
 
 
 def state_after(signatures, words):
@@ -97,15 +102,14 @@ def beam_search(signatures, prefix, beam_width, num_words):
 
 def main(argv):
     cli.check_no_arguments(argv)
-    prefix = check_flags(FLAGS)
+    prefix, level = check_flags(FLAGS)
     tf = cli.quiet_tensorflow()
     from ptb_tf import loading  # pylint: disable=g-import-not-at-top
     signatures = loading.load_signatures(FLAGS.saved_model, FLAGS.save_path)
-    text = " ".join(prefix)
     if FLAGS.beam_width:
         for words, log_prob in beam_search(signatures, prefix, FLAGS.beam_width,
                                            FLAGS.num_words):
-            print(f"{log_prob:.3f}\t{text} {' '.join(words)}")
+            print(f"{log_prob:.3f}\t{reader.join_tokens(prefix + words, level)}")
         return
     top_k = 1 if FLAGS.greedy else FLAGS.top_k
     result = signatures["generate"](
@@ -115,8 +119,8 @@ def main(argv):
         top_k=tf.constant(top_k), seed=tf.constant(FLAGS.seed, tf.int64))
     for words, log_prob in zip(result["words"].numpy(),
                                result["log_probability"].numpy()):
-        generated = " ".join(word.decode("utf-8") for word in words)
-        print(f"{log_prob:.3f}\t{text} {generated}")
+        generated = [word.decode("utf-8") for word in words]
+        print(f"{log_prob:.3f}\t{reader.join_tokens(prefix + generated, level)}")
 
 
 def run() -> None:

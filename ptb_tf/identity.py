@@ -25,11 +25,12 @@ def vocab_hash(vocab) -> str:
 def identity_of(config, vocab, corpus=None) -> Dict[str, Any]:
     """{"config": {...}, "vocab_sha256": ..., "data_sha256": {split: ...}}.
 
-    The data hashes are of the token ids of each split; without a corpus (an
-    export knows no data) they are left out.
+    With a corpus, also its level ("word" or "char") and the hashes of the
+    token ids of each split; an export knows no data and leaves them out.
     """
     identity = {"config": config.to_dict(), "vocab_sha256": vocab_hash(vocab)}
     if corpus is not None:
+        identity["level"] = corpus.level
         identity["data_sha256"] = {
             split: _sha256(np.asarray(getattr(corpus, split), np.int32).tobytes())
             for split in SPLITS}
@@ -46,6 +47,9 @@ def differences(saved: Dict[str, Any], current: Dict[str, Any]) -> List[str]:
         found.append(f"config ({', '.join(changes)})")
     if saved["vocab_sha256"] != current["vocab_sha256"]:
         found.append("vocabulary")
+    if "level" in current and saved.get("level", "word") != current["level"]:
+        found.append(f"level ({saved.get('level', 'word')} -> "
+                     f"{current['level']})")
     if "data_sha256" in saved and "data_sha256" in current:
         changed = [split for split in SPLITS
                    if saved["data_sha256"].get(split)

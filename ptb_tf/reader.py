@@ -23,12 +23,14 @@ DEFAULT_SPLIT = (0.9, 0.05, 0.05)
 
 @dataclasses.dataclass
 class Corpus:
-    """A vocabulary and the three splits as int32 [num_tokens] id arrays."""
+    """A vocabulary and the three splits as int32 [num_tokens] id arrays,
+    and the level ("word" or "char") their tokens were read at."""
 
     vocab: Vocabulary
     train: np.ndarray
     valid: np.ndarray
     test: np.ndarray
+    level: str = "word"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,14 +134,25 @@ def tokenize(text: str, level: str = "word", name: str = "the text") -> List[str
     same tokens on PTB and the right ones on files without padding.
     char: every character, spaces included, is a token.
     """
-    if level == "char":
-        tokens = [EOS if character == "\n" else character for character in text]
-    else:
-        tokens = text.replace("\n", f" {EOS} ").split()
+    tokens = split_tokens(text, level)
     if all(token == EOS for token in tokens):
         raise UserError(f"{name} has no words, only blank lines; "
                         "give a file with text")
     return tokens
+
+
+def split_tokens(text: str, level: str = "word") -> List[str]:
+    """tokenize without its check: [] for a text with no tokens."""
+    if level == "char":
+        return [EOS if character == "\n" else character for character in text]
+    return text.replace("\n", f" {EOS} ").split()
+
+
+def join_tokens(tokens: List[str], level: str = "word") -> str:
+    """Text from tokens, the inverse of tokenize: `<eos>` is a line break."""
+    if level == "char":
+        return "".join("\n" if token == EOS else token for token in tokens)
+    return " ".join(tokens)
 
 
 def read_words(path: str, level: str = "word") -> List[str]:
@@ -182,7 +195,7 @@ def load_corpus(source) -> Corpus:
         words = {split: read_words(paths[split], spec.level) for split in SPLITS}
     vocab = Vocabulary.build(words["train"], max_size=spec.max_vocab_size,
                              min_count=spec.min_count)
-    return Corpus(vocab=vocab,
+    return Corpus(vocab=vocab, level=spec.level,
                   **{split: vocab.encode(words[split]) for split in SPLITS})
 
 

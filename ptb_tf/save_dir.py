@@ -94,3 +94,12 @@ def load_run(save_path: str):
     with open(os.path.join(save_path, CONFIG_FILE), encoding="utf-8") as file:
         config = Config.from_dict(json.load(file))
     return config, os.path.join(save_path, VOCAB_FILE)
+
+
+def run_level(save_path: str) -> str:
+    """The level ("word" or "char") the run in save_path was trained at."""
+    path = os.path.join(save_path, IDENTITY_FILE)
+    if not os.path.exists(path):
+        return "word"
+    with open(path, encoding="utf-8") as identity_file:
+        return json.load(identity_file).get("level", "word")

@@ -22,6 +22,7 @@ from absl import app
 from absl import flags
 
 from ptb_tf import cli
+from ptb_tf import reader
 from ptb_tf.errors import UsageError, UserError
 from ptb_tf.vocab import EOS
 
@@ -61,16 +62,18 @@ def read_lines(path: str) -> Iterator[str]:
                                 "text; convert the file to UTF-8") from None
 
 
-def tokens(line: str) -> List[str]:
-    return line.split() + [EOS]
+def tokens(line: str, level: str = "word") -> List[str]:
+    """A line's words (or characters, at level "char") and its `<eos>`."""
+    return reader.split_tokens(line, level) + [EOS]
 
 
-def chunks(lines: Iterator[str], limit: int, by_tokens: bool):
+def chunks(lines: Iterator[str], limit: int, by_tokens: bool,
+           level: str = "word"):
     """Groups lines into lists of at most `limit` lines (or ~limit tokens)."""
     group, size = [], 0
     for line in lines:
         group.append(line)
-        size += len(tokens(line)) if by_tokens else 1
+        size += len(tokens(line, level)) if by_tokens else 1
         if size >= limit:
             yield group
             group, size = [], 0
@@ -81,31 +84,32 @@ def chunks(lines: Iterator[str], limit: int, by_tokens: bool):
 class Scorer:
     """Scores lines through the model's signatures, keeping corpus totals."""
 
-    def __init__(self, signatures):
+    def __init__(self, signatures, level: str = "word"):
         import tensorflow as tf  # pylint: disable=g-import-not-at-top
         self.tf = tf
         self.signatures = signatures
+        self.level = level
         self.total_log_prob = 0.0
         self.total_tokens = 0
         self.state = signatures["start_state"](batch_size=1)["state"]
 
     def stream(self, lines: List[str]) -> List[float]:
         """Scores lines in the context of everything scored before them."""
-        words = [word for line in lines for word in tokens(line)]
+        words = [word for line in lines for word in tokens(line, self.level)]
         result = self.signatures["score_from_state"](
             words=self.tf.constant([words]), state=self.state)
         self.state = result["state"]
         log_probs = result["token_log_probabilities"].numpy()[0]
         totals, start = [], 0
         for line in lines:
-            end = start + len(tokens(line))
+            end = start + len(tokens(line, self.level))
             totals.append(float(log_probs[start:end].sum()))
             start = end
         return totals
 
     def independent(self, lines: List[str]) -> List[float]:
         """Scores each line from a sentence start, in one padded batch."""
-        rows = [tokens(line) for line in lines]
+        rows = [tokens(line, self.level) for line in lines]
         width = max(len(row) for row in rows)
         padded = [row + [""] * (width - len(row)) for row in rows]
         result = self.signatures["score"](words=self.tf.constant(padded))
@@ -113,7 +117,7 @@ class Scorer:
 
     def report(self, lines: List[str], totals: List[float]) -> None:
         for line, total in zip(lines, totals):
-            count = len(tokens(line))
+            count = len(tokens(line, self.level))
             self.total_log_prob += total
             self.total_tokens += count
             print(f"{total:.4f}\t{count}\t{_perplexity(total, count):.3f}\t{line}")
@@ -133,14 +137,16 @@ def main(argv):
     if FLAGS.input != "-" and not os.path.isfile(FLAGS.input):
         raise UserError(f"--input={FLAGS.input} not found; pass a text file "
                         "or - for standard input")
+    level = cli.model_level(FLAGS.saved_model, FLAGS.save_path)
     cli.quiet_tensorflow()
     from ptb_tf import loading  # pylint: disable=g-import-not-at-top
-    scorer = Scorer(loading.load_signatures(FLAGS.saved_model, FLAGS.save_path))
+    scorer = Scorer(loading.load_signatures(FLAGS.saved_model, FLAGS.save_path),
+                    level)
     if FLAGS.independent:
         groups = chunks(read_lines(FLAGS.input), FLAGS.batch_size, False)
         score_group = scorer.independent
     else:
-        groups = chunks(read_lines(FLAGS.input), FLAGS.window, True)
+        groups = chunks(read_lines(FLAGS.input), FLAGS.window, True, level)
         score_group = scorer.stream
     for lines in groups:
         scorer.report(lines, score_group(lines))

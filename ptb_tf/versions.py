@@ -3,6 +3,7 @@
 Pure Python, so command-line tools check paths before TensorFlow starts.
 """
 
+import json
 import os
 import shutil
 import tempfile
@@ -12,6 +13,9 @@ from ptb_tf.errors import UserError
 from ptb_tf.files import readable_mode
 
 SAVED_MODEL_FILE = "saved_model.pb"
+# What a client needs to know to turn text into the model's tokens. In
+# assets.extra/, which TensorFlow Serving leaves alone.
+METADATA_FILE = os.path.join("assets.extra", "ptb_tf.json")
 
 
 def versions(export_dir: str) -> List[int]:
@@ -76,3 +80,20 @@ def resolve_saved_model(path: str) -> str:
     raise UserError(f"{path} is not a SavedModel (no {SAVED_MODEL_FILE} in it "
                     "or in a version folder below it); pass a folder written "
                     "by python -m ptb_tf.export")
+
+
+def write_metadata(folder: str, metadata: dict) -> None:
+    """Writes metadata (e.g. {"level": "char"}) into a SavedModel folder."""
+    path = os.path.join(folder, METADATA_FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as metadata_file:
+        json.dump(metadata, metadata_file, indent=2)
+
+
+def read_metadata(saved_model: str) -> dict:
+    """The metadata of a SavedModel folder ({} for an export without it)."""
+    path = os.path.join(saved_model, METADATA_FILE)
+    if not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as metadata_file:
+        return json.load(metadata_file)

@@ -177,3 +177,30 @@ def test_char_level_run_on_one_compressed_text_file(tmp_path):
     assert "Test Perplexity:" in result.stdout
     words = (tmp_path / "run" / "vocab.txt").read_text(encoding="utf-8").split("\n")
     assert "宇" in words and "<eos>" in words
+    # Export, then generate and score characters from the run and the export.
+    export = subprocess.run(
+        [sys.executable, "-m", "ptb_tf.export", f"--save_path={tmp_path / 'run'}",
+         f"--export_dir={tmp_path / 'export'}"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert export.returncode == 0, export.stderr[-2000:]
+    metadata = json.loads((tmp_path / "export" / "1" / "assets.extra" /
+                           "ptb_tf.json").read_text())
+    assert metadata == {"level": "char"}
+    for source in (f"--save_path={tmp_path / 'run'}",
+                   f"--saved_model={tmp_path / 'export'}"):
+        generated = subprocess.run(
+            [sys.executable, "-m", "ptb_tf.generate", source, "--prefix=想要",
+             "--num_words=6", "--seed=1"],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+        assert generated.returncode == 0, generated.stderr[-2000:]
+        log_prob, text = generated.stdout.split("\t", 1)
+        assert float(log_prob) < 0
+        # Six characters (a line break for each <eos>), no spaces between.
+        assert text.startswith("想要") and len(text.rstrip("\n")) <= 8
+        assert " " not in text
+        scored = subprocess.run(
+            [sys.executable, "-m", "ptb_tf.score", source, "--input=-"],
+            input="想要和你\n", cwd=REPO_ROOT, capture_output=True, text=True,
+            timeout=300)
+        assert scored.returncode == 0, scored.stderr[-2000:]
+        assert scored.stdout.splitlines()[0].split("\t")[1] == "5"  # 4 + <eos>
