@@ -80,16 +80,81 @@ def unrolled_lstm_layer(inputs, kernel, recurrent_kernel, bias, c, h,
     inputs: float [batch, time, in] with time known when tracing;
     c, h: float [batch, hidden]. Returns outputs [batch, time, hidden], c, h.
     The input projection of all steps is one matmul; without a loop
-    construct, the graph has no per-step loop overhead. operand_dtype: see
-    `matmul`.
+    construct, the graph has no per-step loop overhead; the backward pass is
+    written out (see _unrolled_time_loop). operand_dtype: see `matmul`.
     """
     projected = matmul(inputs, kernel, operand_dtype) + bias
-    outputs = []
-    for step in range(inputs.shape[1]):
-        c, h = lstm_cell(projected[:, step]
-                         + matmul(h, recurrent_kernel, operand_dtype), c)
-        outputs.append(h)
-    return tf.stack(outputs, axis=1), c, h
+    outputs, c, h = _unrolled_time_loop(operand_dtype)(
+        tf.transpose(projected, [1, 0, 2]),
+        tf.convert_to_tensor(recurrent_kernel), c, h)
+    return tf.transpose(outputs, [1, 0, 2]), c, h
+
+
+def _unrolled_time_loop(operand_dtype):
+    """The recurrence of an LSTM layer, with a hand-written backward pass.
+
+    Returns f(projected [time, batch, 4 * hidden], recurrent_kernel
+    [hidden, 4 * hidden], c, h [batch, hidden]) -> outputs [time, batch,
+    hidden], c, h. Autodiff of the unrolled loop would compute the recurrent
+    kernel's gradient as `time` small matmuls (inner dimension: the batch)
+    and add them up; here it is one matmul over all steps at once, and the
+    kernel is rounded to operand_dtype once, not at every step.
+    """
+
+    def product(x, w, transpose_b=False):
+        # Operands in operand_dtype, result float32 (see `matmul`).
+        result = tf.matmul(tf.cast(x, operand_dtype), w, transpose_b=transpose_b)
+        return tf.cast(result, tf.float32)
+
+    @tf.custom_gradient
+    def time_loop(projected, recurrent_kernel, c, h):
+        kernel = tf.cast(recurrent_kernel, operand_dtype)
+        initial_h = h
+        cells, outputs, gates = [c], [], []
+        for step in range(projected.shape[0]):
+            input_gate, forget_gate, candidate, output_gate = tf.split(
+                projected[step] + product(h, kernel), 4, -1)
+            step_gates = (tf.sigmoid(input_gate), tf.sigmoid(forget_gate),
+                          tf.tanh(candidate), tf.sigmoid(output_gate))
+            i, f, g, o = step_gates
+            c = f * c + i * g
+            h = o * tf.tanh(c)
+            cells.append(c)
+            outputs.append(h)
+            gates.append(step_gates)
+        outputs_tensor = tf.stack(outputs)
+
+        def gradient(outputs_grad, c_grad, h_grad):
+            c_next = tf.zeros_like(c) if c_grad is None else c_grad
+            h_next = tf.zeros_like(h) if h_grad is None else h_grad
+            if outputs_grad is None:
+                outputs_grad = tf.zeros_like(outputs_tensor)
+            gates_grads = [None] * len(outputs)
+            for step in reversed(range(len(outputs))):
+                i, f, g, o = gates[step]
+                tanh_c = tf.tanh(cells[step + 1])
+                h_step = outputs_grad[step] + h_next
+                c_step = c_next + h_step * o * (1 - tanh_c * tanh_c)
+                gates_grads[step] = tf.concat([
+                    c_step * g * i * (1 - i),
+                    c_step * cells[step] * f * (1 - f),
+                    c_step * i * (1 - g * g),
+                    h_step * tanh_c * o * (1 - o)], -1)
+                c_next = c_step * f
+                h_next = product(gates_grads[step], kernel, transpose_b=True)
+            projected_grad = tf.stack(gates_grads)
+            previous = tf.stack([initial_h] + outputs[:-1])
+            hidden = previous.shape[-1]
+            kernel_grad = tf.matmul(
+                tf.cast(tf.reshape(previous, [-1, hidden]), operand_dtype),
+                tf.cast(tf.reshape(projected_grad, [-1, 4 * hidden]),
+                        operand_dtype), transpose_a=True)
+            return (projected_grad, tf.cast(kernel_grad, tf.float32), c_next,
+                    h_next)
+
+        return (outputs_tensor, c, h), gradient
+
+    return time_loop
 
 
 def block_lstm_layer(inputs, kernel, recurrent_kernel, bias, c, h):
