@@ -202,10 +202,12 @@ def serving_latency(tf, corpus, config):
 def pipeline_rate(corpus, config):
     """Words per second of the tf.data pipeline alone (the training chunks)."""
     from ptb_tf.pipeline import chunk_dataset  # pylint: disable=g-import-not-at-top
+    from ptb_tf.training import chunk_size  # pylint: disable=g-import-not-at-top
+    size = chunk_size(corpus.train, config.batch_size, config.num_steps)
 
     def run():
         for _ in chunk_dataset(corpus.train, config.batch_size,
-                               config.num_steps):
+                               config.num_steps, size):
             pass
 
     return _median_rate(run, 3, len(corpus.train))

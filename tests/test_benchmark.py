@@ -40,6 +40,7 @@ def test_the_timed_functions_run_on_a_tiny_model(corpus):
         1e3 * config.batch_size * config.num_steps / rate["words_per_second"])
     assert benchmark.epoch_time(corpus, config, "keras") > 0
     assert benchmark.checkpoint_seconds(tf, config) > 0
+    assert benchmark.pipeline_rate(corpus, config) > 0
     costs = benchmark.side_costs(1e6, 0.5, corpus, words_per_second=100.0)
     assert costs["epoch_seconds"] == pytest.approx(len(corpus.train) / 100.0)
     assert costs["checkpoint_fraction"] == pytest.approx(
