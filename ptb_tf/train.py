@@ -97,11 +97,14 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                         "BlockLSTMV2 op). Same weights and checkpoints.",
                         flag_values=flag_values)
     flags.DEFINE_string("precision", "float32",
-                        "float32, or mixed_bfloat16: bfloat16 compute on "
-                        "float32 weights (same checkpoints).",
+                        "float32, or mixed_bfloat16: bfloat16 matmuls on "
+                        "float32 weights (same checkpoints); with "
+                        "--rnn_mode=unrolled only the matmul operands are "
+                        "rounded, with keras it is Keras's policy.",
                         flag_values=flag_values)
     flags.DEFINE_bool("jit_compile", False,
-                      "Compile the train step with XLA.",
+                      "Compile training with XLA: one compiled loop runs "
+                      "each tenth of an epoch.",
                       flag_values=flag_values)
     flags.DEFINE_integer("seed", 0, "Random seed for initialisation and dropout.",
                          flag_values=flag_values)
