@@ -36,7 +36,7 @@ HISTORY_COLUMNS = ("learning_rate", "train_perplexity", "valid_perplexity",
 class RunState(tf.Module):
     """The position of a training run, as variables a checkpoint saves.
 
-    state: float32 [num_layers, 2, batch_size, hidden_size], the recurrent
+    state: float32 [num_layers, state_parts, batch_size, hidden_size], the recurrent
     state carried into batch `batches_done` of the unfinished epoch.
     """
 

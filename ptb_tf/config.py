@@ -1,7 +1,9 @@
 """Hyper-parameters: the tutorial's four configs and the learning-rate schedule.
 
 `flags/*.flags` hold the same values with a comment per line; a test keeps the
-two in step.
+two in step. Beyond the tutorial's twelve values, a Config also names the
+recurrent cell, weight tying, the dropout kind and the training softmax; their
+defaults are the tutorial's model.
 """
 
 import dataclasses
@@ -27,6 +29,13 @@ class Config:
     lr_decay: float = 0.5  # learning-rate factor per epoch after max_epoch
     batch_size: int = 20  # parallel streams of the corpus
     vocab_size: int = 10000  # expected vocabulary size; 0 takes it from the data
+    # Beyond the tutorial (defaults: the tutorial's model).
+    cell: str = "lstm"  # recurrent cell: lstm, gru or rnn (tanh)
+    tie_embeddings: bool = False  # the softmax weights are the embedding's
+    dropout: str = "standard"  # standard (new mask each step) or variational
+    embedding_dropout: float = 0.0  # rate of dropping whole words' embeddings
+    softmax: str = "full"  # training loss: full or sampled softmax
+    num_sampled: int = 1024  # candidate words per batch for softmax=sampled
 
     def validate(self) -> "Config":
         """Returns self, or raises UsageError naming the first bad value."""
@@ -46,6 +55,19 @@ class Config:
                "must be in (0, 1]")
         _check("lr_decay", self.lr_decay, 0 < self.lr_decay <= 1,
                "must be in (0, 1]")
+        for name, choices in CHOICES.items():
+            _check(name, getattr(self, name), getattr(self, name) in choices,
+                   f"must be one of {', '.join(choices)}")
+        _check("embedding_dropout", self.embedding_dropout,
+               0 <= self.embedding_dropout < 1, "must be in [0, 1)")
+        _check("num_sampled", self.num_sampled, self.num_sampled >= 1,
+               "must be a whole number >= 1")
+        if (self.softmax == "sampled" and self.vocab_size
+                and self.num_sampled >= self.vocab_size):
+            raise UsageError(
+                f"--num_sampled={self.num_sampled} must be below the "
+                f"vocabulary size {self.vocab_size}; sample fewer words or "
+                "use --softmax=full")
         return self
 
     def to_dict(self) -> Dict[str, Any]:
@@ -56,6 +78,8 @@ class Config:
 
     @classmethod
     def from_dict(cls, values: Dict[str, Any]) -> "Config":
+        """A Config from to_dict()'s values; missing names take the defaults
+        (a run saved before they existed)."""
         return cls(**values)
 
 
@@ -83,6 +107,11 @@ PRESETS: Dict[str, Config] = {
 # The most words one generate request may ask for, so that a request cannot
 # tie up a server (or a command line) for long.
 MAX_GENERATED_WORDS = 1000
+
+# The string-valued options and what each may be.
+CHOICES = {"cell": ("lstm", "gru", "rnn"),
+           "dropout": ("standard", "variational"),
+           "softmax": ("full", "sampled")}
 
 HYPERPARAMETERS = tuple(field.name for field in dataclasses.fields(Config))
 

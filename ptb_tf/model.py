@@ -1,43 +1,55 @@
-"""The Zaremba et al. (2014) LSTM language model as a Keras 3 subclassed model."""
+"""The Zaremba et al. (2014) language model as a Keras 3 subclassed model."""
 
 import keras
 import tensorflow as tf
 
 from ptb_tf import recurrent
-from ptb_tf.model_modes import PRECISIONS, RNN_MODES
+from ptb_tf.model_modes import PRECISIONS, RNN_MODES, STATE_PARTS
+
+# How dropout masks are drawn: a new one at every time step, or one per
+# sequence of a batch.
+DROPOUTS = ("standard", "variational")
 
 
 @keras.saving.register_keras_serializable(package="ptb_tf")
 class PTBModel(keras.Model):
-    """Embedding -> dropout -> num_layers x (LSTM -> dropout) -> dense logits.
+    """Embedding -> dropout -> num_layers x (recurrent layer -> dropout) -> logits.
 
     The recurrent state goes in and comes out explicitly, so a caller carries
     it across batches (truncated BPTT), across evaluation windows, or across
     requests to a server that keeps none:
 
-        state: float32 [num_layers, 2, batch, hidden_size]
-               state[layer, 0] is the cell state c, state[layer, 1] the output h
-               (the tutorial's LSTMStateTuple order).
+        state: float32 [num_layers, STATE_PARTS[cell], batch, hidden_size]
+               an LSTM's state[layer] is (c, h), the tutorial's
+               LSTMStateTuple order; a GRU's or RNN's is (h,).
 
     Dropout (rate 1 - keep_prob) is applied only in training, only to the
     non-recurrent connections: the embedded inputs and every layer's output,
-    the top one included, as the tutorial's DropoutWrapper did.
+    the top one included, as the tutorial's DropoutWrapper did. dropout
+    "standard" draws a new mask at every time step (the tutorial);
+    "variational" one mask per sequence, the same at every step of a batch
+    (locked dropout, Gal & Ghahramani 2016). embedding_dropout drops whole
+    words: every occurrence of a dropped word in a batch embeds as zeros.
 
-    Each layer is a `keras.layers.LSTM`, which runs the cuDNN kernel on a GPU
-    and a `tf.while_loop` elsewhere; the forget gate gets no extra bias
-    (the tutorial's forget_bias=0.0) and every weight, biases included, starts
-    uniform(-init_scale, init_scale).
+    cell "lstm" (the tutorial's), "gru" or "rnn" (tanh). Each layer is the
+    Keras layer of that cell (LSTM and GRU run cuDNN kernels on a GPU); the
+    LSTM's forget gate gets no extra bias (the tutorial's forget_bias=0.0) and
+    every weight, biases included, starts uniform(-init_scale, init_scale).
+    tie_embeddings: the softmax layer's weights are the embedding's
+    transpose (its bias stays its own).
 
     precision "mixed_bfloat16" keeps every weight float32 and runs the
     matmuls in bfloat16. In rnn_mode "keras" that is Keras's mixed_bfloat16
-    policy, which computes everything else in bfloat16 too, the LSTM state
-    and the logits included. In "unrolled" only the matmul operands are
+    policy, which computes everything else in bfloat16 too, the recurrent
+    state and the logits included. In "unrolled" only the matmul operands are
     rounded: gates, state, logits and gradient sums stay float32.
     """
 
     def __init__(self, vocab_size: int, hidden_size: int, num_layers: int,
                  keep_prob: float = 1.0, init_scale: float = 0.1,
                  rnn_mode: str = "keras", precision: str = "float32",
+                 cell: str = "lstm", tie_embeddings: bool = False,
+                 dropout: str = "standard", embedding_dropout: float = 0.0,
                  **kwargs):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}."
@@ -46,6 +58,18 @@ class PTBModel(keras.Model):
             raise ValueError("rnn_mode=block runs in float32 only (the fused op "
                              "has no bfloat16 kernel). Received: "
                              f"precision={precision}")
+        if cell not in STATE_PARTS:
+            raise ValueError(f"cell must be one of {', '.join(STATE_PARTS)}. "
+                             f"Received: cell={cell}")
+        if rnn_mode == "block" and cell != "lstm":
+            raise ValueError("rnn_mode=block runs LSTM cells only. Received: "
+                             f"cell={cell}")
+        if dropout not in DROPOUTS:
+            raise ValueError(f"dropout must be one of {', '.join(DROPOUTS)}. "
+                             f"Received: dropout={dropout}")
+        if not 0 <= embedding_dropout < 1:
+            raise ValueError("embedding_dropout must be in [0, 1). Received: "
+                             f"embedding_dropout={embedding_dropout}")
         # Only the keras mode hands the precision to Keras as a dtype policy;
         # the others compute in float32 and round just the matmul operands.
         kwargs["dtype"] = precision if rnn_mode == "keras" else "float32"
@@ -72,6 +96,11 @@ class PTBModel(keras.Model):
         self.init_scale = init_scale
         self.rnn_mode = rnn_mode
         self.precision = precision
+        self.cell = cell
+        self.tie_embeddings = tie_embeddings
+        self.dropout = dropout
+        self.embedding_dropout = embedding_dropout
+        self.state_parts = STATE_PARTS[cell]
         self.operand_dtype = (tf.bfloat16 if precision == "mixed_bfloat16"
                               else tf.float32)
 
@@ -84,95 +113,155 @@ class PTBModel(keras.Model):
         self.embedding = keras.layers.Embedding(
             vocab_size, hidden_size, embeddings_initializer=uniform(),
             name="embedding", dtype=policy)
-        self.input_dropout = keras.layers.Dropout(1.0 - keep_prob,
-                                                  name="input_dropout",
-                                                  dtype=policy)
+        # Variational: the mask is broadcast over the time axis.
+        noise_shape = (None, 1, None) if dropout == "variational" else None
+        self.input_dropout = keras.layers.Dropout(
+            1.0 - keep_prob, noise_shape=noise_shape, name="input_dropout",
+            dtype=policy)
+        # Applied to a [vocab, 1] column of ones: a scaled keep-mask per word.
+        self.word_dropout = keras.layers.Dropout(
+            embedding_dropout, name="word_dropout", dtype=policy)
         # Each layer is an attribute of its own, not only a list entry, so that
         # tf.train.Checkpoint tracks its weights under a stable name.
-        self.lstm_layers = []
+        self.rnn_layers = []
         self.output_dropouts = []
         for index in range(num_layers):
-            lstm = keras.layers.LSTM(
-                hidden_size, return_sequences=True, return_state=True,
-                unit_forget_bias=False, kernel_initializer=uniform(),
-                recurrent_initializer=uniform(), bias_initializer=uniform(),
-                name=f"lstm_{index}", dtype=policy)
-            dropout = keras.layers.Dropout(1.0 - keep_prob,
-                                           name=f"dropout_{index}", dtype=policy)
+            layer = _recurrent_layer(cell, hidden_size, uniform,
+                                     name=f"{cell}_{index}", dtype=policy)
+            dropout_layer = keras.layers.Dropout(
+                1.0 - keep_prob, noise_shape=noise_shape,
+                name=f"dropout_{index}", dtype=policy)
             # Built now: the unrolled and block modes use its weights without
             # ever calling the layer.
-            lstm.build((None, None, hidden_size))
-            setattr(self, f"lstm_{index}", lstm)
-            setattr(self, f"dropout_{index}", dropout)
-            self.lstm_layers.append(lstm)
-            self.output_dropouts.append(dropout)
-        self.softmax = keras.layers.Dense(
-            vocab_size, kernel_initializer=uniform(),
-            bias_initializer=uniform(), name="softmax", dtype=policy)
-        # Built now: the unrolled and block modes use its weights directly.
-        self.softmax.build((None, hidden_size))
+            layer.build((None, None, hidden_size))
+            setattr(self, f"{cell}_{index}", layer)
+            setattr(self, f"dropout_{index}", dropout_layer)
+            self.rnn_layers.append(layer)
+            self.output_dropouts.append(dropout_layer)
+        if tie_embeddings:
+            self.softmax = None
+            self.softmax_bias = self.add_weight(
+                shape=(vocab_size,), initializer=uniform(),
+                name="softmax_bias")
+        else:
+            self.softmax = keras.layers.Dense(
+                vocab_size, kernel_initializer=uniform(),
+                bias_initializer=uniform(), name="softmax", dtype=policy)
+            # Built now: the unrolled and block modes use its weights directly.
+            self.softmax.build((None, hidden_size))
+        # Draws the candidates of a sampled softmax (training.sampled_cost);
+        # kept here so that checkpoints carry its position.
+        self.sampler_seed = keras.random.SeedGenerator(name="sampler_seed")
 
     def zero_state(self, batch_size) -> tf.Tensor:
-        """float32 [num_layers, 2, batch_size, hidden_size] zeros."""
-        return tf.zeros([self.num_layers, 2, batch_size, self.hidden_size])
+        """float32 [num_layers, state_parts, batch_size, hidden_size] zeros."""
+        return tf.zeros([self.num_layers, self.state_parts, batch_size,
+                         self.hidden_size])
+
+    def softmax_weights(self):
+        """kernel float32 [hidden, vocab] and bias [vocab] of the softmax."""
+        if self.tie_embeddings:
+            return tf.transpose(self.embedding.embeddings), self.softmax_bias
+        return self.softmax.kernel, self.softmax.bias
 
     def call(self, inputs, state=None, training=False):
         """Runs the model over a window of word ids.
 
         Args:
           inputs: int32 [batch, time] word ids.
-          state: float32 [num_layers, 2, batch, hidden_size], or None for zeros.
+          state: float32 [num_layers, state_parts, batch, hidden_size], or
+            None for zeros.
           training: applies dropout when True.
 
         Returns:
           logits: [batch, time, vocab_size], float32, or bfloat16 in rnn_mode
             keras with precision mixed_bfloat16 (cast before a softmax).
-          state: float32 [num_layers, 2, batch, hidden_size] after the last
-            step (float32 whatever the policy, so callers carry one type).
+          state: float32 [num_layers, state_parts, batch, hidden_size] after
+            the last step (float32 whatever the policy).
         """
+        outputs, state = self.features(inputs, state, training)
+        return self.logits(outputs), state
+
+    def features(self, inputs, state=None, training=False):
+        """The top layer's outputs [batch, time, hidden_size] (after dropout)
+        and the new state: `call` without the softmax layer."""
         if state is None:
             state = self.zero_state(tf.shape(inputs)[0])
         compute = self.compute_dtype
         outputs = tf.cast(self.embedding(inputs), compute)
+        if training and self.embedding_dropout > 0:
+            keep = self.word_dropout(tf.ones([self.vocab_size, 1], compute),
+                                     training=True)
+            outputs = outputs * tf.gather(keep, inputs)
         outputs = self.input_dropout(outputs, training=training)
         state = tf.cast(state, compute)
         new_states = []
-        for index, (lstm, dropout) in enumerate(
-                zip(self.lstm_layers, self.output_dropouts)):
-            outputs, c, h = self._run_layer(lstm, outputs, state[index, 0],
-                                            state[index, 1], training)
+        for index, (layer, dropout) in enumerate(
+                zip(self.rnn_layers, self.output_dropouts)):
+            outputs, layer_state = self._run_layer(
+                layer, outputs,
+                tuple(state[index, part] for part in range(self.state_parts)),
+                training)
             outputs = dropout(outputs, training=training)
-            new_states.append(tf.stack([c, h]))
-        if self.rnn_mode == "keras":
-            logits = self.softmax(outputs)
-        else:
-            logits = recurrent.matmul(outputs, self.softmax.kernel,
-                                      self.operand_dtype) + self.softmax.bias
-        return logits, tf.cast(tf.stack(new_states), tf.float32)
+            new_states.append(tf.stack(layer_state))
+        return outputs, tf.cast(tf.stack(new_states), tf.float32)
 
-    def _run_layer(self, lstm, inputs, c, h, training):
-        """One LSTM layer in the model's rnn_mode -> outputs, c, h."""
+    def logits(self, outputs):
+        """outputs [..., hidden_size] -> logits [..., vocab_size]."""
+        if self.softmax is not None and self.rnn_mode == "keras":
+            return self.softmax(outputs)
+        kernel, bias = self.softmax_weights()
         if self.rnn_mode == "keras":
-            # Keras orders an LSTM state [h, c].
-            outputs, h, c = lstm(inputs, initial_state=[h, c], training=training)
-            return outputs, c, h
-        cell = lstm.cell
+            # Keras's policy: operands in its compute dtype.
+            return recurrent.matmul(
+                tf.cast(outputs, tf.float32), kernel,
+                tf.as_dtype(self.compute_dtype)) + bias
+        return recurrent.matmul(outputs, kernel, self.operand_dtype) + bias
+
+    def _run_layer(self, layer, inputs, state, training):
+        """One recurrent layer in the model's rnn_mode -> outputs, state tuple."""
+        if self.rnn_mode == "keras":
+            if self.cell == "lstm":
+                # Keras orders an LSTM state [h, c].
+                outputs, h, c = layer(inputs, initial_state=[state[1], state[0]],
+                                      training=training)
+                return outputs, (c, h)
+            outputs, h = layer(inputs, initial_state=[state[0]],
+                               training=training)
+            return outputs, (h,)
+        cell = layer.cell
         weights = (cell.kernel, cell.recurrent_kernel, cell.bias)
         if self.rnn_mode == "block":
-            return recurrent.block_lstm_layer(inputs, *weights, c, h)
+            outputs, c, h = recurrent.block_lstm_layer(inputs, *weights, *state)
+            return outputs, (c, h)
         if inputs.shape[1] is not None:
-            return recurrent.unrolled_lstm_layer(inputs, *weights, c, h,
-                                                 self.operand_dtype)
+            return recurrent.unrolled_layer(self.cell, inputs, *weights, state,
+                                            self.operand_dtype)
         mask = tf.ones(tf.shape(inputs)[:2], tf.bool)
-        outputs, c, h = recurrent.lstm_layer(
-            tf.transpose(inputs, [1, 0, 2]), *weights, c, h, tf.transpose(mask),
-            self.operand_dtype)
-        return tf.transpose(outputs, [1, 0, 2]), c, h
+        outputs, state = recurrent.scan_layer(
+            self.cell, tf.transpose(inputs, [1, 0, 2]), *weights, state,
+            tf.transpose(mask), self.operand_dtype)
+        return tf.transpose(outputs, [1, 0, 2]), state
 
     def get_config(self):
         config = super().get_config()
         config.update(vocab_size=self.vocab_size, hidden_size=self.hidden_size,
                       num_layers=self.num_layers, keep_prob=self.keep_prob,
                       init_scale=self.init_scale, rnn_mode=self.rnn_mode,
-                      precision=self.precision)
+                      precision=self.precision, cell=self.cell,
+                      tie_embeddings=self.tie_embeddings, dropout=self.dropout,
+                      embedding_dropout=self.embedding_dropout)
         return config
+
+
+def _recurrent_layer(cell, hidden_size, uniform, name, dtype):
+    """The Keras layer of `cell`, returning its sequence and final state."""
+    common = dict(return_sequences=True, return_state=True,
+                  kernel_initializer=uniform(), recurrent_initializer=uniform(),
+                  bias_initializer=uniform(), name=name, dtype=dtype)
+    if cell == "lstm":
+        return keras.layers.LSTM(hidden_size, unit_forget_bias=False, **common)
+    if cell == "gru":
+        # reset_after=True (Keras's default) is the cuDNN-eligible GRU.
+        return keras.layers.GRU(hidden_size, reset_after=True, **common)
+    return keras.layers.SimpleRNN(hidden_size, activation="tanh", **common)

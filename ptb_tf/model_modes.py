@@ -14,13 +14,19 @@ from typing import Optional
 
 RNN_MODES = ("keras", "unrolled", "block")
 
+# The recurrent cells, and how many [batch, hidden] tensors each carries as
+# its state (an LSTM its cell state c and output h; a GRU or tanh RNN just h).
+# A model's state is float32 [num_layers, STATE_PARTS[cell], batch, hidden],
+# the output h last.
+STATE_PARTS = {"lstm": 2, "gru": 1, "rnn": 1}
+
 # Numeric precision of training: float32, or bfloat16 compute on float32
 # weights (Keras's mixed_bfloat16 policy). The block mode is float32 only.
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 def run_options_problem(rnn_mode: str, jit_compile: bool,
-                        precision: str) -> Optional[str]:
+                        precision: str, cell: str = "lstm") -> Optional[str]:
     """What is wrong with these training options (a flag-level message), or None."""
     if rnn_mode not in RNN_MODES:
         return (f"--rnn_mode must be one of {', '.join(RNN_MODES)}. "
@@ -31,6 +37,9 @@ def run_options_problem(rnn_mode: str, jit_compile: bool,
     if rnn_mode == "block" and precision != "float32":
         return ("--rnn_mode=block runs in float32 only: the fused op has no "
                 "bfloat16 kernel; use --rnn_mode=unrolled")
+    if rnn_mode == "block" and cell != "lstm":
+        return (f"--rnn_mode=block runs LSTM cells only (the fused op is an "
+                f"LSTM); use --rnn_mode=unrolled or keras for --cell={cell}")
     if rnn_mode == "block" and jit_compile:
         return ("--rnn_mode=block cannot be used with --jit_compile: XLA has "
                 "no kernel for the fused BlockLSTMV2 op; use "

@@ -1,22 +1,31 @@
-"""The LSTM stack in plain TensorFlow ops, on a PTBModel's weights.
+"""The recurrent stack in plain TensorFlow ops, on a PTBModel's weights.
 
 A SavedModel built on these functions needs no Keras (and no ptb_tf) to load,
 and loads in TensorFlow Serving's session-based loader. The maths is that of
-`keras.layers.LSTM` (gates i, f, c, o; sigmoid and tanh), which a test checks.
+`keras.layers.LSTM` (gates i, f, c, o; sigmoid and tanh), `keras.layers.GRU`
+(reset_after=True: gates z, r, h, a bias for the input and one for the
+recurrent projection) and `keras.layers.SimpleRNN` (tanh), which tests check.
+
+A layer's state is a tuple of [batch, hidden] tensors, STATE_PARTS[cell] of
+them, the output h last: (c, h) for an LSTM, (h,) for a GRU or an RNN.
 """
 
 import dataclasses
-from typing import List
+from typing import List, Tuple
 
 import tensorflow as tf
 
+from ptb_tf.model_modes import STATE_PARTS
+
 
 @dataclasses.dataclass
-class LSTMWeights:
+class StackWeights:
     """The weights of a PTBModel, as tensors or variables.
 
-    embedding [V, H]; per layer kernel [in, 4H], recurrent_kernel [H, 4H],
-    bias [4H]; softmax_kernel [H, V]; softmax_bias [V].
+    embedding [V, H]; per layer kernel [in, G * H], recurrent_kernel
+    [H, G * H] and bias ([G * H], or [2, 3 * H] for a GRU: input and recurrent
+    bias), G = 4 (LSTM), 3 (GRU) or 1 (RNN); softmax_kernel [H, V] (the
+    embedding's transpose when the model ties them); softmax_bias [V].
     """
 
     embedding: tf.Tensor
@@ -25,19 +34,22 @@ class LSTMWeights:
     biases: List[tf.Tensor]
     softmax_kernel: tf.Tensor
     softmax_bias: tf.Tensor
+    cell: str = "lstm"
 
     @classmethod
-    def from_model(cls, model) -> "LSTMWeights":
+    def from_model(cls, model) -> "StackWeights":
         """Reads the current values of a PTBModel's weights (copies)."""
-        cells = [lstm.cell for lstm in model.lstm_layers]
+        cells = [layer.cell for layer in model.rnn_layers]
+        softmax_kernel, softmax_bias = model.softmax_weights()
         return cls(
             embedding=tf.identity(model.embedding.embeddings),
             kernels=[tf.identity(cell.kernel) for cell in cells],
             recurrent_kernels=[tf.identity(cell.recurrent_kernel)
                                for cell in cells],
             biases=[tf.identity(cell.bias) for cell in cells],
-            softmax_kernel=tf.identity(model.softmax.kernel),
-            softmax_bias=tf.identity(model.softmax.bias))
+            softmax_kernel=tf.identity(softmax_kernel),
+            softmax_bias=tf.identity(softmax_bias),
+            cell=model.cell)
 
 
 def matmul(x, w, operand_dtype=tf.float32):
@@ -202,51 +214,107 @@ def _block_lstm(inputs, c, h, weights, bias):
     return (cs, hs), gradient
 
 
-def lstm_layer(inputs, kernel, recurrent_kernel, bias, c, h, mask,
-               operand_dtype=tf.float32):
-    """One LSTM layer over time, holding the state where the mask is False.
+def input_projection(cell, inputs, kernel, bias, operand_dtype=tf.float32):
+    """inputs [..., in] -> the input part of the gate pre-activations
+    [..., G * hidden], its bias added (a GRU's input bias)."""
+    return matmul(inputs, kernel, operand_dtype) + (bias[0] if cell == "gru"
+                                                    else bias)
 
-    inputs: float32 [time, batch, in] (time-major); mask: bool [time, batch];
-    c, h: float32 [batch, hidden]; operand_dtype: see `matmul`.
-    Returns outputs float32 [time, batch, hidden] and the final c and h.
+
+def cell_step(cell, projected, state: Tuple[tf.Tensor, ...], recurrent_kernel,
+              bias, operand_dtype=tf.float32) -> Tuple[tf.Tensor, ...]:
+    """One time step of `cell` -> the new state tuple (h last).
+
+    projected: float32 [batch, G * hidden], input_projection at this step;
+    state: the layer's state tuple; recurrent_kernel [hidden, G * hidden].
+    """
+    recurrent = matmul(state[-1], recurrent_kernel, operand_dtype)
+    if cell == "lstm":
+        return lstm_cell(projected + recurrent, state[0])
+    if cell == "gru":
+        # reset_after: the reset gate scales the recurrent candidate term,
+        # recurrent bias included (the cuDNN formulation).
+        recurrent += bias[1]
+        x_z, x_r, x_h = tf.split(projected, 3, -1)
+        r_z, r_r, r_h = tf.split(recurrent, 3, -1)
+        update = tf.sigmoid(x_z + r_z)
+        reset = tf.sigmoid(x_r + r_r)
+        candidate = tf.tanh(x_h + reset * r_h)
+        return (update * state[0] + (1 - update) * candidate,)
+    if cell == "rnn":
+        return (tf.tanh(projected + recurrent),)
+    raise ValueError(f"cell must be one of {', '.join(STATE_PARTS)}. "
+                     f"Received: cell={cell}")
+
+
+def unrolled_layer(cell, inputs, kernel, recurrent_kernel, bias,
+                   state: Tuple[tf.Tensor, ...], operand_dtype=tf.float32):
+    """A layer of any cell over a window of static length, unrolled.
+
+    inputs: float32 [batch, time, in], time known when tracing. Returns
+    outputs [batch, time, hidden] and the final state tuple. An LSTM takes
+    unrolled_lstm_layer (a hand-written backward pass); the others autodiff.
+    """
+    if cell == "lstm":
+        outputs, c, h = unrolled_lstm_layer(inputs, kernel, recurrent_kernel,
+                                            bias, *state, operand_dtype)
+        return outputs, (c, h)
+    projected = input_projection(cell, inputs, kernel, bias, operand_dtype)
+    outputs = []
+    for step in range(inputs.shape[1]):
+        state = cell_step(cell, projected[:, step], state, recurrent_kernel,
+                          bias, operand_dtype)
+        outputs.append(state[-1])
+    return tf.stack(outputs, axis=1), state
+
+
+def scan_layer(cell, inputs, kernel, recurrent_kernel, bias,
+               state: Tuple[tf.Tensor, ...], mask, operand_dtype=tf.float32):
+    """One layer over time, holding the state where the mask is False.
+
+    inputs: float32 [time, batch, in] (time-major, any length); mask: bool
+    [time, batch]; state: the layer's state tuple; operand_dtype: see
+    `matmul`. Returns outputs float32 [time, batch, hidden] and the final
+    state tuple.
     """
     # The input projection of every step in one matmul; only the recurrent
     # matmul stays inside the loop.
-    projected = matmul(inputs, kernel, operand_dtype) + bias
+    projected = input_projection(cell, inputs, kernel, bias, operand_dtype)
 
     def step(carry, elements):
-        c, h = carry
         projected_t, mask_t = elements
-        new_c, new_h = lstm_cell(
-            projected_t + matmul(h, recurrent_kernel, operand_dtype), c)
+        new = cell_step(cell, projected_t, carry, recurrent_kernel, bias,
+                        operand_dtype)
         keep = mask_t[:, None]
-        return tf.where(keep, new_c, c), tf.where(keep, new_h, h)
+        return tuple(tf.where(keep, n, o) for n, o in zip(new, carry))
 
-    cs, hs = tf.scan(step, (projected, mask), initializer=(c, h))
-    return hs, cs[-1], hs[-1]
+    states = tf.scan(step, (projected, mask), initializer=tuple(state))
+    return states[-1], tuple(part[-1] for part in states)
 
 
-def run_stack(weights: LSTMWeights, ids, mask, state):
-    """Runs the embedding and every LSTM layer over a batch of id sequences.
+def run_stack(weights: StackWeights, ids, mask, state):
+    """Runs the embedding and every recurrent layer over id sequences.
 
     ids: int32 [batch, time] (time >= 1); mask: bool [batch, time], False on
     padding, which leaves the state as it was; state: float32
-    [num_layers, 2, batch, hidden] (c then h per layer).
+    [num_layers, STATE_PARTS[cell], batch, hidden].
     Returns outputs float32 [batch, time, hidden] of the top layer and the new
-    state float32 [num_layers, 2, batch, hidden].
+    state, shaped as `state`.
     """
     outputs = tf.transpose(tf.gather(weights.embedding, ids), [1, 0, 2])
     mask = tf.transpose(mask)
+    parts = STATE_PARTS[weights.cell]
     new_states = []
     for layer, (kernel, recurrent_kernel, bias) in enumerate(zip(
             weights.kernels, weights.recurrent_kernels, weights.biases)):
-        outputs, c, h = lstm_layer(outputs, kernel, recurrent_kernel, bias,
-                                   state[layer, 0], state[layer, 1], mask)
-        new_states.append(tf.stack([c, h]))
+        outputs, layer_state = scan_layer(
+            weights.cell, outputs, kernel, recurrent_kernel, bias,
+            tuple(state[layer, part] for part in range(parts)), mask)
+        new_states.append(tf.stack(layer_state))
     return tf.transpose(outputs, [1, 0, 2]), tf.stack(new_states)
 
 
-def log_softmax_logits(weights: LSTMWeights, outputs):
+def log_softmax_logits(weights: StackWeights, outputs):
     """outputs float32 [..., hidden] -> log-probabilities float32 [..., vocab]."""
     logits = tf.tensordot(outputs, weights.softmax_kernel, 1) + weights.softmax_bias
     return tf.nn.log_softmax(logits)

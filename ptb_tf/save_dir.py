@@ -44,7 +44,9 @@ def prepare(save_path: str, config: Config, corpus) -> None:
     vocab_path = os.path.join(save_path, VOCAB_FILE)
     if os.path.exists(config_path):
         with open(config_path, encoding="utf-8") as config_file:
-            saved = json.load(config_file)
+            # Through Config: options added since the run was saved take
+            # their defaults, which that run used.
+            saved = Config.from_dict(json.load(config_file)).to_dict()
         differences = [f"{name} {saved.get(name)} -> {value}"
                        for name, value in config.to_dict().items()
                        if saved.get(name) != value]

@@ -15,7 +15,7 @@ H hidden; sequences are padded at the end with "" to a common length):
                      num_tokens int32 [B], perplexity float32 [B],
                      token_log_probabilities float32 [B, T]: each sequence
                      scored from a sentence start (the state after "<eos>").
-    score_from_state words string [B, T], state float32 [L, 2, B, H] -> the
+    score_from_state words string [B, T], state float32 [L, S, B, H] -> the
                      same, plus the new state (for text longer than a request).
     step             words string [B], state -> log_probabilities float32
                      [B, V] of the next word, top_words, top_log_probabilities
@@ -29,7 +29,8 @@ H hidden; sequences are padded at the end with "" to a common length):
                      float32 [], top_k int32 [] (0: all), seed int64 [] ->
                      words string [B, num_words], log_probability float32 [B].
 
-Natural logarithms throughout. Bad inputs fail with InvalidArgumentError and a
+S is the number of state tensors per layer: 2 for an LSTM (c, h), 1 for a
+GRU or a tanh RNN (h). Natural logarithms throughout. Bad inputs fail with InvalidArgumentError and a
 message that says what is wrong.
 """
 
@@ -52,7 +53,7 @@ class ServingModule(tf.Module):
         if len(vocab) != model.vocab_size:
             raise ValueError(f"vocab.txt has {len(vocab)} words but the model "
                              f"{model.vocab_size}. Received: {vocab_path}")
-        weights = recurrent.LSTMWeights.from_model(model)
+        weights = recurrent.StackWeights.from_model(model)
         self.embedding = tf.Variable(weights.embedding, name="embedding")
         self.kernels = [tf.Variable(value, name=f"kernel_{index}")
                         for index, value in enumerate(weights.kernels)]
@@ -66,6 +67,8 @@ class ServingModule(tf.Module):
         self.softmax_bias = tf.Variable(weights.softmax_bias,
                                         name="softmax_bias")
         self.num_layers = model.num_layers
+        self.cell = model.cell
+        self.state_parts = model.state_parts
         self.hidden_size = model.hidden_size
         self.vocab_size = len(vocab)
         self.top_k = min(top_k, self.vocab_size)
@@ -83,7 +86,8 @@ class ServingModule(tf.Module):
                 lines.WHOLE_LINE), default_value=UNK)
 
         state_spec = tf.TensorSpec(
-            [self.num_layers, 2, None, self.hidden_size], tf.float32)
+            [self.num_layers, self.state_parts, None, self.hidden_size],
+            tf.float32)
         scalar = tf.TensorSpec([], tf.int32)
         self.serving_default = tf.function(
             self._serving_default, input_signature=[_STRING_BATCH])
@@ -115,9 +119,9 @@ class ServingModule(tf.Module):
     # Building blocks (traced inside the signatures).
 
     def _weights(self):
-        return recurrent.LSTMWeights(
+        return recurrent.StackWeights(
             self.embedding, self.kernels, self.recurrent_kernels, self.biases,
-            self.softmax_kernel, self.softmax_bias)
+            self.softmax_kernel, self.softmax_bias, self.cell)
 
     def _lookup(self, words):
         """string [...] -> int32 ids [...]; unknown words -> <unk>."""
@@ -134,8 +138,8 @@ class ServingModule(tf.Module):
                     "of the same batch size")
 
     def _next_log_probs(self, state):
-        """state [L, 2, B, H] -> float32 [B, V] for the word after it."""
-        return recurrent.log_softmax_logits(self._weights(), state[-1, 1])
+        """state [L, S, B, H] -> float32 [B, V] for the word after it."""
+        return recurrent.log_softmax_logits(self._weights(), state[-1, -1])
 
     def _advance(self, ids, mask, state):
         """Feeds ids [B, T] (mask [B, T]) -> top outputs [B, T, H], state."""
@@ -167,7 +171,8 @@ class ServingModule(tf.Module):
         with tf.control_dependencies([tf.debugging.assert_non_negative(
                 batch_size, message="batch_size must be >= 0")]):
             return {"state": tf.zeros(
-                [self.num_layers, 2, batch_size, self.hidden_size])}
+                [self.num_layers, self.state_parts, batch_size,
+                 self.hidden_size])}
 
     def _start_state(self, batch_size):
         state = self._zero_state(batch_size)["state"]
@@ -183,7 +188,7 @@ class ServingModule(tf.Module):
         outputs, new_state = self._advance(ids, mask, state)
         # The word at t is predicted from the output at t - 1; the first one
         # from the state passed in.
-        previous = tf.concat([state[-1, 1][:, None], outputs[:, :-1]], axis=1)
+        previous = tf.concat([state[-1, -1][:, None], outputs[:, :-1]], axis=1)
         # Only the target's log-probability is needed: its logit minus the
         # log-sum-exp, without writing a [B, T, V] log-softmax.
         weights = self._weights()

@@ -45,6 +45,18 @@ _HELP = {
     "lr_decay": "Learning-rate factor per epoch after max_epoch.",
     "batch_size": "Number of parallel streams of the corpus per batch.",
     "vocab_size": "Expected vocabulary size (0: take it from the data).",
+    "cell": "Recurrent cell: lstm, gru or rnn (a tanh RNN).",
+    "tie_embeddings": "Share the input embedding with the softmax layer "
+                      "(Press & Wolf 2017; Inan et al. 2017).",
+    "dropout": "standard (a new mask at every time step, the tutorial's) or "
+               "variational (one mask per sequence of a batch, Gal & "
+               "Ghahramani 2016), on the same connections, rate 1 - keep_prob.",
+    "embedding_dropout": "Rate of dropping whole words from the embedding "
+                         "in training (all their occurrences in a batch).",
+    "softmax": "Training loss: full, or sampled (tf.nn.sampled_softmax_loss "
+               "over log-uniform candidates; evaluation always uses the full "
+               "softmax).",
+    "num_sampled": "Candidate words per batch for --softmax=sampled.",
 }
 
 
@@ -87,7 +99,8 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                         flag_values=flag_values)
     for name in HYPERPARAMETERS:
         kind = type(getattr(Config(), name))
-        define = flags.DEFINE_integer if kind is int else flags.DEFINE_float
+        define = {int: flags.DEFINE_integer, float: flags.DEFINE_float,
+                  str: flags.DEFINE_string, bool: flags.DEFINE_bool}[kind]
         define(name, None, _HELP[name] + " Default: from --model.",
                flag_values=flag_values)
     flags.DEFINE_string("rnn_mode", "keras",

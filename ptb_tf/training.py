@@ -49,6 +49,64 @@ def sequence_cost(logits: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(nll) / tf.cast(tf.shape(targets)[0], tf.float32)
 
 
+def log_uniform_candidates(num_sampled: int, vocab_size: int, seed):
+    """Draws num_sampled word ids with replacement from the log-uniform
+    (Zipfian) distribution of tf.random.log_uniform_candidate_sampler:
+    P(k) = log((k + 2) / (k + 1)) / log(vocab_size + 1), which fits a
+    vocabulary sorted by falling frequency, as ptb_tf's are.
+
+    Written with keras.random, not that op, so that XLA compiles it and a
+    checkpoint carries the seed's position. Returns int32 [num_sampled].
+    """
+    uniform = keras.random.uniform([num_sampled], seed=seed, dtype="float32")
+    # The inverse of the CDF log(k + 1) / log(V + 1).
+    ids = tf.math.floor(tf.exp(uniform * math.log(vocab_size + 1))) - 1
+    return tf.clip_by_value(tf.cast(ids, tf.int32), 0, vocab_size - 1)
+
+
+def log_uniform_expected_count(ids, num_sampled: int, vocab_size: int):
+    """How often a draw of num_sampled candidates holds each of ids (any
+    int shape) on average: num_sampled * P(id), float32."""
+    ids = tf.cast(ids, tf.float32)
+    probability = (tf.math.log((ids + 2.0) / (ids + 1.0))
+                   / math.log(vocab_size + 1))
+    return num_sampled * probability
+
+
+def sampled_cost(model: PTBModel, outputs: tf.Tensor, targets: tf.Tensor,
+                 num_sampled: int) -> tf.Tensor:
+    """sequence_cost with tf.nn.sampled_softmax_loss in place of the softmax.
+
+    outputs: float [batch, time, hidden] (PTBModel.features); targets: int32
+    [batch, time] -> float32 []. One set of num_sampled log-uniform
+    candidates serves the whole batch; the logits are computed for them and
+    the targets only, not for the whole vocabulary. An estimate for
+    training: evaluation uses the full softmax.
+    """
+    kernel, bias = model.softmax_weights()
+    vocab_size = model.vocab_size
+    sampled = log_uniform_candidates(num_sampled, vocab_size,
+                                     model.sampler_seed)
+    labels = tf.reshape(tf.cast(targets, tf.int64), [-1, 1])
+    nll = tf.nn.sampled_softmax_loss(
+        # [vocab, hidden]: the embedding itself when tied.
+        weights=(model.embedding.embeddings if model.tie_embeddings
+                 else tf.transpose(kernel)),
+        biases=bias, labels=labels,
+        inputs=tf.reshape(tf.cast(outputs, tf.float32),
+                          [-1, model.hidden_size]),
+        num_sampled=num_sampled, num_classes=vocab_size,
+        sampled_values=(
+            tf.cast(sampled, tf.int64),
+            log_uniform_expected_count(labels, num_sampled, vocab_size),
+            log_uniform_expected_count(sampled, num_sampled, vocab_size)),
+        # Removing the targets from the candidates needs an op that XLA and
+        # GPUs lack; with 1,024 candidates among 10,000+ words the bias is
+        # small, and evaluation never samples.
+        remove_accidental_hits=False)
+    return tf.reduce_sum(nll) / tf.cast(tf.shape(targets)[0], tf.float32)
+
+
 def build_model(config: config_lib.Config, rnn_mode: str = "keras",
                 precision: str = "float32") -> PTBModel:
     """A PTBModel with its weights created (ready to restore a checkpoint).
@@ -60,7 +118,10 @@ def build_model(config: config_lib.Config, rnn_mode: str = "keras",
                      hidden_size=config.hidden_size,
                      num_layers=config.num_layers, keep_prob=config.keep_prob,
                      init_scale=config.init_scale, rnn_mode=rnn_mode,
-                     precision=precision)
+                     precision=precision, cell=config.cell,
+                     tie_embeddings=config.tie_embeddings,
+                     dropout=config.dropout,
+                     embedding_dropout=config.embedding_dropout)
     model(tf.zeros([1, 1], tf.int32))
     return model
 
@@ -98,7 +159,7 @@ class Progress:
     """How far a pass over one split has got.
 
     done: batches run; cost: their summed cost; state: float32
-    [num_layers, 2, batch, hidden] carried into the next batch.
+    [num_layers, state_parts, batch, hidden] carried into the next batch.
     """
 
     done: int
@@ -137,14 +198,20 @@ class Trainer:
         """One truncated-BPTT step from the carried state.
 
         inputs, targets: int32 [batch, num_steps];
-        state: float32 [num_layers, 2, batch, hidden].
+        state: float32 [num_layers, state_parts, batch, hidden].
         Returns cost float32 [], the final state, and the global gradient norm
         before clipping float32 []. A step whose cost or norm is not finite
         changes no weight.
         """
         with tf.GradientTape() as tape:
-            logits, new_state = self.model(inputs, state, training=True)
-            cost = sequence_cost(logits, targets)
+            if self.config.softmax == "sampled":
+                outputs, new_state = self.model.features(inputs, state,
+                                                         training=True)
+                cost = sampled_cost(self.model, outputs, targets,
+                                    self.config.num_sampled)
+            else:
+                logits, new_state = self.model(inputs, state, training=True)
+                cost = sequence_cost(logits, targets)
             cost = tf.where(self.optimizer.iterations == self.nan_at_step,
                             tf.constant(np.nan, tf.float32), cost)
         variables = self.model.trainable_variables
