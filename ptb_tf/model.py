@@ -188,12 +188,8 @@ class PTBModel(keras.Model):
         if state is None:
             state = self.zero_state(tf.shape(inputs)[0])
         compute = self.compute_dtype
-        outputs = tf.cast(self.embedding(inputs), compute)
-        if training and self.embedding_dropout > 0:
-            keep = self.word_dropout(tf.ones([self.vocab_size, 1], compute),
-                                     training=True)
-            outputs = outputs * tf.gather(keep, inputs)
-        outputs = self.input_dropout(outputs, training=training)
+        outputs = self.input_dropout(self.embed(inputs, training),
+                                     training=training)
         state = tf.cast(state, compute)
         new_states = []
         for index, (layer, dropout) in enumerate(
@@ -205,6 +201,19 @@ class PTBModel(keras.Model):
             outputs = dropout(outputs, training=training)
             new_states.append(tf.stack(layer_state))
         return outputs, tf.cast(tf.stack(new_states), tf.float32)
+
+    def embed(self, inputs, training=False):
+        """int32 [batch, time] -> embeddings [batch, time, hidden_size], whole
+        words dropped (zeros) in training if embedding_dropout > 0, the
+        others scaled by 1 / (1 - embedding_dropout)."""
+        compute = self.compute_dtype
+        outputs = tf.cast(self.embedding(inputs), compute)
+        if training and self.embedding_dropout > 0:
+            # One draw per vocabulary word, shared by all its occurrences.
+            keep = self.word_dropout(tf.ones([self.vocab_size, 1], compute),
+                                     training=True)
+            outputs = outputs * tf.gather(keep, inputs)
+        return outputs
 
     def logits(self, outputs):
         """outputs [..., hidden_size] -> logits [..., vocab_size]."""

@@ -179,7 +179,7 @@ def main(argv):
     cli.check_no_arguments(argv)
     config = config_from_flags(FLAGS)
     problem = run_options_problem(FLAGS.rnn_mode, FLAGS.jit_compile,
-                                  FLAGS.precision)
+                                  FLAGS.precision, config.cell)
     if problem:
         raise UsageError(problem)
     if FLAGS.checkpoint_every < 0:
@@ -204,7 +204,7 @@ def main(argv):
             f"the training file gives {len(corpus.vocab)} words but "
             f"--vocab_size={config.vocab_size}; pass "
             f"--vocab_size={len(corpus.vocab)} (or 0 to take it from the data)")
-    config = dataclasses.replace(config, vocab_size=len(corpus.vocab))
+    config = dataclasses.replace(config, vocab_size=len(corpus.vocab)).validate()
     for split in ("train", "valid"):
         reader.check_batchable(split, len(getattr(corpus, split)),
                                config.batch_size, config.num_steps)

@@ -66,6 +66,14 @@ def test_bad_data_files(tmp_path, files, fragments):
     ("--level=byte", "--level must be word or char"),
     ("--text_file=t.txt", "give the data one way"),
     ("--max_vocab_size=-3", "--max_vocab_size must be 0 (no cap) or >= 2"),
+    ("--cell=lstm2", "--cell must be one of lstm, gru, rnn"),
+    ("--cell=gru --rnn_mode=block", "--rnn_mode=block runs LSTM cells only"),
+    ("--dropout=zoneout", "--dropout must be one of standard, variational"),
+    ("--embedding_dropout=1", "--embedding_dropout must be in [0, 1)"),
+    ("--softmax=hierarchical", "--softmax must be one of full, sampled"),
+    ("--num_sampled=0", "--num_sampled must be a whole number >= 1"),
+    ("--softmax=sampled --num_sampled=5000",
+     "--num_sampled=5000 must be below the vocabulary size"),
 ])
 def test_bad_flag_values_exit_2(tiny_corpus_path, flag, fragment):
     result = run_train(f"--data_path={tiny_corpus_path}", *TINY_FLAGS,

@@ -1,0 +1,154 @@
+"""GRU and tanh-RNN cells: every path computes Keras's cell, and a run of each
+trains, resumes, exports, generates and scores."""
+
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ptb_tf import recurrent
+from ptb_tf.model import PTBModel
+from ptb_tf.training import train_and_evaluate
+from tests.conftest import REPO_ROOT, nth_line_in_epoch, run_until, tiny_config
+
+VOCAB, HIDDEN, LAYERS = 13, 6, 2
+CELLS = ["gru", "rnn"]
+
+
+def built(cell, rnn_mode="keras", **kwargs):
+    model = PTBModel(VOCAB, HIDDEN, LAYERS, init_scale=0.3, cell=cell,
+                     rnn_mode=rnn_mode, **kwargs)
+    model(tf.zeros([1, 1], tf.int32))
+    return model
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_unrolled_scan_and_serving_paths_compute_the_keras_cell(cell, tmp_path):
+    keras_model = built(cell)  # keras.layers.GRU / SimpleRNN themselves
+    unrolled = built(cell, "unrolled")
+    path = tf.train.Checkpoint(model=keras_model).save(str(tmp_path / "ckpt"))
+    tf.train.Checkpoint(model=unrolled).restore(path).assert_consumed()
+    assert keras_model.zero_state(3).shape == (LAYERS, 1, 3, HIDDEN)
+    ids = tf.constant(np.random.RandomState(0).randint(0, VOCAB, (3, 7)),
+                      tf.int32)
+    state = tf.random.stateless_normal([LAYERS, 1, 3, HIDDEN], seed=[1, 2])
+    expected_logits, expected_state = keras_model(ids, state)
+    logits, new_state = unrolled(ids, state)
+    np.testing.assert_allclose(logits, expected_logits, atol=1e-5)
+    np.testing.assert_allclose(new_state, expected_state, atol=1e-5)
+    # The scan over a window of unknown length (what serving runs).
+    dynamic = tf.function(lambda ids, state: unrolled(ids, state)[0],
+                          input_signature=[tf.TensorSpec([3, None], tf.int32),
+                                           tf.TensorSpec(state.shape)])
+    np.testing.assert_allclose(dynamic(ids, state), expected_logits, atol=1e-5)
+    # The SavedModel's plain-TensorFlow stack, padding included.
+    weights = recurrent.StackWeights.from_model(keras_model)
+    padded = tf.concat([ids, tf.zeros([3, 2], tf.int32)], axis=1)
+    mask = tf.concat([tf.ones([3, 7], tf.bool), tf.zeros([3, 2], tf.bool)], 1)
+    outputs, served_state = recurrent.run_stack(weights, padded, mask, state)
+    np.testing.assert_allclose(
+        recurrent.log_softmax_logits(weights, outputs[:, :7]),
+        tf.nn.log_softmax(expected_logits), atol=1e-5)
+    np.testing.assert_allclose(served_state, expected_state, atol=1e-5)
+
+    def gradients(net):
+        with tf.GradientTape() as tape:
+            logits, _ = net(ids, state)
+            loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=ids, logits=logits))
+        return tape.gradient(loss, net.trainable_variables)
+
+    for got, want in zip(gradients(unrolled), gradients(keras_model)):
+        np.testing.assert_allclose(tf.convert_to_tensor(got),
+                                   tf.convert_to_tensor(want), atol=1e-5)
+
+
+def test_cells_differ_and_block_mode_is_lstm_only():
+    ids = tf.constant([[1, 2, 3]])
+    tf.keras.utils.set_random_seed(0)
+    gru = built("gru")
+    assert gru.rnn_layers[0].cell.bias.shape == (2, 3 * HIDDEN)
+    assert built("rnn").rnn_layers[0].cell.kernel.shape == (HIDDEN, HIDDEN)
+    assert built("lstm")(ids)[1].shape == (LAYERS, 2, 1, HIDDEN)
+    with pytest.raises(ValueError, match="rnn_mode=block runs LSTM cells only"):
+        PTBModel(VOCAB, HIDDEN, LAYERS, cell="gru", rnn_mode="block")
+    with pytest.raises(ValueError, match="cell must be one of lstm, gru, rnn"):
+        PTBModel(VOCAB, HIDDEN, LAYERS, cell="lstmp")
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_resume_mid_epoch_is_exact(corpus, tmp_path, cell):
+    config = tiny_config(corpus, max_max_epoch=2, keep_prob=0.5, cell=cell)
+    options = dict(rnn_mode="unrolled", jit_compile=True, checkpoint_every=3)
+    straight = train_and_evaluate(config, corpus, save_path=str(tmp_path / "a"),
+                                  log=lambda line: None, **options)
+    resumed_path = str(tmp_path / "b")
+    run_until(config, corpus, resumed_path, nth_line_in_epoch(2, 1, "(saved"),
+              **options)
+    lines = []
+    resumed = train_and_evaluate(config, corpus, save_path=resumed_path,
+                                 log=lines.append, **options)
+    assert lines[0].startswith("Resuming from") and "epoch 2" in lines[0]
+    assert resumed["epochs"] == [
+        dict(epoch, epoch_seconds=resumed["epochs"][index]["epoch_seconds"],
+             train_words_per_second=resumed["epochs"][index][
+                 "train_words_per_second"])
+        for index, epoch in enumerate(straight["epochs"])]
+    assert resumed["test_perplexity"] == straight["test_perplexity"]
+
+
+def run(module, *args, timeout=600, **kwargs):
+    return subprocess.run([sys.executable, "-m", f"ptb_tf.{module}", *args],
+                          cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=timeout, **kwargs)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_test_config_on_ptb_resumes_exports_generates_and_scores(
+        ptb_path, tmp_path, cell):
+    save_path = tmp_path / "run"
+    command = [sys.executable, "-m", "ptb_tf.train", f"--data_path={ptb_path}",
+               "--model=test", f"--cell={cell}", "--rnn_mode=unrolled",
+               "--jit_compile", f"--save_path={save_path}"]
+    # Killed at its third checkpoint, as a crash would stop it...
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    saved = 0
+    for line in process.stdout:
+        saved += "(saved" in line
+        if saved == 3:
+            process.send_signal(signal.SIGKILL)
+            break
+    process.wait(timeout=60)
+    assert saved == 3
+    # ...then the same command goes on from there.
+    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("Resuming from"), result.stdout[:500]
+    assert "epoch 1, batch " in result.stdout.splitlines()[0]
+    test_line = [line for line in result.stdout.splitlines()
+                 if line.startswith("Test Perplexity:")][0]
+    # A 2-unit model learns something (uniform guessing is 10,000).
+    assert 100 < float(test_line.split()[2]) < 2000
+
+    export_dir = tmp_path / "export"
+    exported = run("export", f"--save_path={save_path}",
+                   f"--export_dir={export_dir}")
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    generated = run("generate", f"--saved_model={export_dir}",
+                    "--prefix=the company", "--num_words=5", "--seed=3")
+    assert generated.returncode == 0, generated.stderr[-2000:]
+    log_prob, text = generated.stdout.strip().split("\t")
+    assert float(log_prob) < 0 and text.startswith("the company ")
+    assert len(text.split()) == 7
+    # The checkpoint and the export agree on a score.
+    line = "the company said its shares rose\n"
+    scores = [run("score", source, "--input=-", input=line).stdout.split("\t")
+              for source in (f"--saved_model={export_dir}",
+                             f"--save_path={save_path}")]
+    assert scores[0][1] == "7"  # six words and <eos>
+    assert float(scores[0][0]) == pytest.approx(float(scores[1][0]), abs=1e-3)
