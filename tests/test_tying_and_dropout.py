@@ -54,16 +54,32 @@ def test_tied_softmax_is_the_embedding_transposed(rnn_mode):
                                tf.nn.log_softmax(tied(inputs)[0]), atol=1e-5)
 
 
-def test_tied_run_saves_and_loads(corpus, tmp_path):
-    config = tiny_config(corpus, max_max_epoch=1, tie_embeddings=True)
-    results = train_and_evaluate(config, corpus, save_path=str(tmp_path),
-                                 log=lambda _: None)
-    model = load_model(config, str(tmp_path))
-    assert model.softmax is None
-    # The loaded weights are the trained ones: the same test perplexity.
+def test_tied_gru_run_saves_loads_and_exports(corpus, tmp_path):
+    from ptb_tf import export, save_dir  # pylint: disable=g-import-not-at-top
     from ptb_tf.training import Trainer  # pylint: disable=g-import-not-at-top
+    config = tiny_config(corpus, max_max_epoch=1, tie_embeddings=True,
+                         cell="gru")
+    save_path = str(tmp_path / "run")
+    save_dir.prepare(save_path, config, corpus)
+    results = train_and_evaluate(config, corpus, save_path=save_path,
+                                 log=lambda _: None)
+    model = load_model(config, save_path)
+    assert model.softmax is None and model.cell == "gru"
+    # The loaded weights are the trained ones: the same test perplexity.
     again = Trainer(model, config).evaluate_exact(corpus.test, 7)
     assert again == pytest.approx(results["test_perplexity"], rel=1e-5)
+    # The export scores a sentence as the model does.
+    _, vocab_path = save_dir.load_run(save_path)
+    path = export.export(config, save_path, vocab_path,
+                         str(tmp_path / "export"), top_k=3)
+    served = tf.saved_model.load(path).signatures["score"](
+        words=tf.constant([["the", "cat", "sat", "<eos>"]]))
+    ids = corpus.vocab.encode(["<eos>", "the", "cat", "sat", "<eos>"])
+    logits, _ = model(ids[None, :-1])
+    expected = tf.reduce_sum(tf.gather(tf.nn.log_softmax(logits[0]), ids[1:],
+                                       batch_dims=1))
+    assert float(served["log_probability"][0]) == pytest.approx(
+        float(expected), abs=1e-4)
 
 
 @pytest.mark.parametrize("dropout, same_over_time", [("variational", True),
