@@ -345,6 +345,17 @@ def chunk_size(ids: np.ndarray, batch_size: int, num_steps: int,
     return min(tenth, checkpoint_every) if checkpoint_every > 0 else tenth
 
 
+def token_unit(corpus: Corpus) -> str:
+    """"character" if the tokens are characters (--level=char, or files such
+    as PTB's ptb.char.* whose words are single characters), else "token"."""
+    specials = {"<eos>", "<unk>"}
+    if corpus.level == "char" or all(len(word) == 1 for word in
+                                     corpus.vocab.words
+                                     if word not in specials):
+        return "character"
+    return "token"
+
+
 def machine_info() -> Dict[str, Any]:
     """What a results file needs to say about where it was measured."""
     cpu = platform.processor() or platform.machine()
@@ -516,9 +527,9 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
     test_start = time.perf_counter()
     test_perplexity = trainer.evaluate_exact(corpus.test, eval_window)
     test_seconds = time.perf_counter() - test_start
-    # Bits per token: at character level, the usual bits per character.
+    unit = token_unit(corpus)
     log(f"Test Perplexity: {test_perplexity:.3f} "
-        f"({math.log2(test_perplexity):.3f} bits per token)")
+        f"({math.log2(test_perplexity):.3f} bits per {unit})")
 
     rows = run.history.numpy()
     account_time()
@@ -536,6 +547,7 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
         "valid_perplexity": float(rows[-1][2]),
         "test_perplexity": test_perplexity,
         "test_bits_per_token": math.log2(test_perplexity),
+        "token_unit": unit,
         "test_tokens_predicted": int(len(corpus.test) - 1),
         "test_eval_window": eval_window,
         "test_seconds": test_seconds,

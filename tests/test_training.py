@@ -1,6 +1,7 @@
 """Train and eval steps, clipping, exact evaluation and resume, on tiny data."""
 
 import json
+import math
 import os
 
 import numpy as np
@@ -9,7 +10,8 @@ import tensorflow as tf
 
 from ptb_tf.pipeline import window_dataset
 from ptb_tf.training import Trainer, build_model, sequence_cost, train_and_evaluate
-from tests.conftest import nth_line_in_epoch, run_until, tiny_config
+from tests.conftest import nth_line_in_epoch, run_until, tiny_config, write_corpus
+
 
 def update_norm(variables, before):
     """Global norm of what the last step changed."""
@@ -104,8 +106,24 @@ def test_train_and_evaluate_writes_results(corpus, tmp_path):
     assert lines[-1].startswith("Test Perplexity:")
     on_disk = json.load(open(os.path.join(tmp_path, "results.json")))
     assert on_disk["test_perplexity"] == results["test_perplexity"]
+    assert lines[-1].endswith(" bits per token)")
+    assert results["token_unit"] == "token"
 
 
+def test_character_tokens_are_reported_in_bits_per_character(tmp_path):
+    """PTB's char files are word-level files whose words are characters."""
+    from ptb_tf import reader  # pylint: disable=g-import-not-at-top
+    text = " ".join("the_cat_sat_on_the_mat") + " \n"
+    corpus = reader.load_corpus(write_corpus(tmp_path, train=text * 40,
+                                             valid=text * 5, test=text * 5))
+    assert reader.split_tokens(text, "word")[:3] == ["t", "h", "e"]
+    lines = []
+    results = train_and_evaluate(tiny_config(corpus, max_max_epoch=1), corpus,
+                                 log=lines.append)
+    assert lines[-1].endswith(" bits per character)")
+    assert results["token_unit"] == "character"
+    assert results["test_bits_per_token"] == pytest.approx(
+        math.log2(results["test_perplexity"]))
 
 
 @pytest.mark.parametrize("jit_compile", [False, True])
