@@ -125,8 +125,8 @@ def train_rate(tf, corpus, config, windows, batches_per_window, variant):
     state = [trainer.model.zero_state(config.batch_size)]
 
     def run():
-        _, cost, state[0], _ = trainer.train_steps(inputs, targets, count,
-                                                   state[0])
+        _, cost, state[0], _, _ = trainer.train_steps(inputs, targets,
+                                                      count, state[0])
         cost.numpy()
 
     words = batches_per_window * config.batch_size * config.num_steps

@@ -140,6 +140,14 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                       "run gives bit-for-bit the results of one never stopped "
                       "(on the CPU the ops used are deterministic anyway).",
                       flag_values=flag_values)
+    # How much to print is absl's own --verbosity (-v), lower is quieter:
+    # 0 (its default) everything, -1 a line per epoch event, -2 the result.
+    flags.DEFINE_string("progress", "auto",
+                        "In-epoch progress: bar, lines (the tutorial's ~10 an "
+                        "epoch), or auto (a bar when stdout is a terminal). "
+                        "absl's --verbosity quietens: -1 prints only a line "
+                        "per epoch event, -2 only the test result.",
+                        flag_values=flag_values)
     flags.DEFINE_string("results_file", None,
                         "Also write the results JSON here.",
                         flag_values=flag_values)
@@ -192,6 +200,9 @@ def main(argv):
     if FLAGS.on_nan == "restore" and not FLAGS.save_path:
         raise UsageError("--on_nan=restore needs --save_path: it restores "
                          "the latest checkpoint written there")
+    if FLAGS.progress not in ("auto", "bar", "lines"):
+        raise UsageError("--progress must be auto, bar or lines. Received: "
+                         f"progress={FLAGS.progress}")
     if FLAGS.eval_window < 1:
         raise UsageError("--eval_window must be >= 1. "
                          f"Received: eval_window={FLAGS.eval_window}")
@@ -218,6 +229,8 @@ def main(argv):
     if FLAGS.save_path:
         save_dir.prepare(FLAGS.save_path, config, corpus)
 
+    # Read before quiet_tensorflow, which lowers absl's verbosity.
+    verbosity = min(max(FLAGS.verbosity + 2, 0), 2)
     tf = cli.quiet_tensorflow()
     if FLAGS.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -228,7 +241,9 @@ def main(argv):
         eval_window=FLAGS.eval_window, log=_log, command=command,
         rnn_mode=FLAGS.rnn_mode, jit_compile=FLAGS.jit_compile,
         precision=FLAGS.precision, checkpoint_every=FLAGS.checkpoint_every,
-        on_nan=FLAGS.on_nan)
+        on_nan=FLAGS.on_nan, verbosity=verbosity,
+        progress_bar=(FLAGS.progress == "bar" or (FLAGS.progress == "auto"
+                                                  and sys.stdout.isatty())))
     if FLAGS.results_file:
         atomic_write_text(FLAGS.results_file, json.dumps(results, indent=2) + "\n")
 

@@ -25,6 +25,7 @@ from ptb_tf.files import atomic_write_text
 from ptb_tf.model import PTBModel
 from ptb_tf.pipeline import chunk_dataset, sequential_windows
 from ptb_tf.reader import Corpus, num_batches
+from ptb_tf.summaries import Summaries
 from ptb_tf.vocab import Vocabulary
 
 Log = Callable[[str], None]
@@ -168,6 +169,31 @@ class Progress:
     state: tf.Tensor
 
 
+@dataclasses.dataclass
+class ChunkReport:
+    """What one compiled call over a chunk of batches did.
+
+    done / total: batches of the pass; perplexity: of the pass so far;
+    chunk_loss: mean NLL per token of this chunk; gradient_norm: mean global
+    norm before clipping (0 when evaluating); words_per_second: of the pass
+    so far; note: what after_chunk added (e.g. "(saved ckpt-3)").
+    """
+
+    done: int
+    total: int
+    perplexity: float
+    chunk_loss: float
+    gradient_norm: float
+    words_per_second: float
+    note: str = ""
+
+    def line(self) -> str:
+        """The tutorial's progress line."""
+        return (f"{self.done / self.total:.3f} perplexity: "
+                f"{self.perplexity:.3f} speed: {self.words_per_second:.0f} wps"
+                + self.note)
+
+
 class Trainer:
     """Owns the model, the optimizer and the compiled train and eval loops."""
 
@@ -237,40 +263,46 @@ class Trainer:
         step is _train_step or eval_step; both return the cost and the state
         first. inputs, targets: int32 [chunk, batch, time]; count: int32 [].
         Stops after the first batch whose cost is not finite. Returns the
-        batches run int32 [], their summed cost float32 [], the final state
-        and whether every cost was finite bool [].
+        batches run int32 [], their summed cost float32 [], the final state,
+        whether every cost was finite bool [], and the summed global gradient
+        norms before clipping float32 [] (0 for eval_step).
         """
-        def more(index, total_cost, state, finite):
-            del total_cost, state
+        def more(index, total_cost, state, finite, total_norm):
+            del total_cost, state, total_norm
             return (index < count) & finite
 
-        def run_one(index, total_cost, state, finite):
+        def run_one(index, total_cost, state, finite, total_norm):
             del finite
-            cost, state = step(inputs[index], targets[index], state)[:2]
+            results = step(inputs[index], targets[index], state)
+            cost, state = results[:2]
+            norm = results[2] if len(results) > 2 else tf.constant(0.0)
             return (index + 1, total_cost + cost, state,
-                    tf.math.is_finite(cost))
+                    tf.math.is_finite(cost), total_norm + norm)
 
         return tf.while_loop(more, run_one, (tf.constant(0), tf.constant(0.0),
-                                            state, tf.constant(True)))
+                                            state, tf.constant(True),
+                                            tf.constant(0.0)))
 
     def run_batches(self, ids: np.ndarray, batch_size: int, num_steps: int,
                     train: bool, progress: Progress, chunk: int,
                     log: Optional[Log] = None,
-                    after_chunk: Optional[Callable[[Progress], str]] = None
+                    after_chunk: Optional[Callable[[Progress], str]] = None,
+                    on_chunk: Optional[Callable[["ChunkReport"], None]] = None
                     ) -> Progress:
         """Continues a pass over ids from `progress`, `chunk` batches a call.
 
         Logs a progress line about every tenth of the pass if `log` is given;
         calls after_chunk(progress) after each call, and adds what it returns
-        to the line. Raises Diverged at a batch whose cost is not finite.
+        to the line; then on_chunk(ChunkReport) (summaries, a progress bar).
+        Raises Diverged at a batch whose cost is not finite.
         """
         total = num_batches(len(ids), batch_size, num_steps)
         run_steps = self.train_steps if train else self.eval_steps
         start, words = time.perf_counter(), 0
         for inputs, targets, count in self._chunks(
                 ids, batch_size, num_steps, chunk, progress.done):
-            ran, cost, state, finite = run_steps(inputs, targets, count,
-                                                 progress.state)
+            ran, cost, state, finite, norm = run_steps(inputs, targets, count,
+                                                       progress.state)
             if not bool(finite):
                 raise Diverged(progress.done + int(ran))
             previous = progress.done
@@ -278,12 +310,19 @@ class Trainer:
                                 progress.cost + float(cost), state)
             words += int(count) * num_steps * batch_size
             note = after_chunk(progress) if after_chunk else ""
+            report = ChunkReport(
+                done=progress.done, total=total,
+                perplexity=math.exp(progress.cost
+                                    / (progress.done * num_steps)),
+                chunk_loss=float(cost) / (int(count) * num_steps),
+                gradient_norm=float(norm) / int(count),
+                words_per_second=words / (time.perf_counter() - start),
+                note=note)
             if log and (10 * progress.done // total > 10 * previous // total
                         or progress.done == total):
-                log(f"{progress.done / total:.3f} perplexity: "
-                    f"{math.exp(progress.cost / (progress.done * num_steps)):.3f}"
-                    f" speed: {words / (time.perf_counter() - start):.0f} wps"
-                    + note)
+                log(report.line())
+            if on_chunk:
+                on_chunk(report)
         return progress
 
     def _chunks(self, ids, batch_size, num_steps, chunk, start):
@@ -323,10 +362,14 @@ class Trainer:
         state = self.model.zero_state(1)
         total_cost = 0.0
         for inputs, targets in sequential_windows(ids, window):
-            _, cost, state, _ = self.eval_steps(
+            _, cost, state, _, _ = self.eval_steps(
                 inputs, targets, tf.constant(len(inputs)), state)
             total_cost += float(cost)
         return math.exp(total_cost / (len(ids) - 1))
+
+
+def _ignore(line: str) -> None:
+    del line
 
 
 def _zero_unless(condition, gradient):
@@ -385,7 +428,8 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
                        jit_compile: bool = False,
                        precision: str = "float32", checkpoint_every: int = 0,
                        on_nan: str = "stop",
-                       nan_at_step: int = -1) -> Dict[str, Any]:
+                       nan_at_step: int = -1, verbosity: int = 2,
+                       progress_bar: bool = False) -> Dict[str, Any]:
     """Trains `config` on `corpus`, evaluating each epoch, and tests at the end.
 
     With `save_path`, checkpoints (ptb_tf.checkpoints) are written during
@@ -402,12 +446,20 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
     MAX_RESTORES times). nan_at_step, for tests, makes the loss of that
     optimizer step NaN once. Returns the results dict, also written to
     save_path/results.json.
+
+    verbosity 0 logs only the test line; 1 adds a line per epoch event
+    (start, train, valid, resume); 2 adds the progress within each epoch:
+    the tutorial's ~10 lines, or with progress_bar a keras.utils.Progbar
+    (for a terminal). With save_path, TensorBoard scalars go to
+    save_path/logs (see ptb_tf.summaries).
     """
     if on_nan not in ON_NAN:
         raise ValueError(f"on_nan must be one of {', '.join(ON_NAN)}. "
                          f"Received: on_nan={on_nan}")
     if on_nan == "restore" and not save_path:
         raise ValueError("on_nan=restore needs a save_path to restore from")
+    epoch_log = log if verbosity >= 1 else _ignore
+    detail_log = log if verbosity >= 2 and not progress_bar else None
     keras.utils.set_random_seed(seed)
     model = build_model(config, rnn_mode, precision)
     trainer = Trainer(model, config, jit_compile=jit_compile)
@@ -420,17 +472,25 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
     if saver and saver.latest_path:
         path = saver.restore_latest(run_identity)
         if int(run.epochs_done) == config.max_max_epoch:
-            log(f"Resuming from {path}: all {config.max_max_epoch} epochs "
-                "done, testing")
+            epoch_log(f"Resuming from {path}: all {config.max_max_epoch} "
+                      "epochs done, testing")
         else:
-            log(f"Resuming from {path}: epoch {int(run.epochs_done) + 1}, "
-                f"batch {int(run.batches_done)}")
+            epoch_log(f"Resuming from {path}: epoch "
+                      f"{int(run.epochs_done) + 1}, batch "
+                      f"{int(run.batches_done)}")
     elif saver and on_nan == "restore":
         saver.save()  # something to go back to from the very first batch
 
     total = num_batches(len(corpus.train), config.batch_size, config.num_steps)
+    tenth = chunk_size(corpus.train, config.batch_size, config.num_steps)
     chunk = chunk_size(corpus.train, config.batch_size, config.num_steps,
                        checkpoint_every)
+    if progress_bar and verbosity >= 2:
+        # A bar that moves about every 1% of the epoch (checkpoints keep
+        # their own spacing).
+        chunk = min(chunk, max(1, tenth // 10))
+    summaries = Summaries(save_path) if save_path else None
+    bar = [None]
     clock = [time.perf_counter()]
 
     def account_time():
@@ -443,7 +503,7 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
     def save_in_epoch(progress: Progress) -> str:
         # Every `every` batches, at the first chunk end past each multiple,
         # and once the epoch's batches are done (validation comes next).
-        every = checkpoint_every or chunk
+        every = checkpoint_every or tenth
         if not saver or (progress.done < total and
                          progress.done // every == last_saved[0] // every):
             return ""
@@ -468,12 +528,28 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
         start = Progress(int(run.batches_done), float(run.epoch_cost),
                          tf.convert_to_tensor(run.state))
         last_saved[0] = start.done
-        log(f"Epoch: {epoch + 1} Learning rate: {learning_rate:.3f}"
-            + (f" (from batch {start.done} of {total})" if start.done else ""))
+        epoch_log(f"Epoch: {epoch + 1} Learning rate: {learning_rate:.3f}"
+                  + (f" (from batch {start.done} of {total})"
+                     if start.done else ""))
+        if progress_bar and verbosity >= 2:
+            bar[0] = keras.utils.Progbar(
+                total, stateful_metrics=["perplexity", "words/s"])
+            bar[0].update(start.done)
+
+        def on_chunk(report: ChunkReport, epoch=epoch,
+                     learning_rate=learning_rate):
+            if summaries:
+                summaries.chunk(epoch * total + report.done, report,
+                                learning_rate)
+            if bar[0]:
+                bar[0].update(report.done, [
+                    ("perplexity", report.perplexity),
+                    ("words/s", report.words_per_second)])
+
         try:
             progress = trainer.run_batches(
                 corpus.train, config.batch_size, config.num_steps, True, start,
-                chunk, log, save_in_epoch)
+                chunk, detail_log, save_in_epoch, on_chunk)
         except Diverged as error:
             where = f"epoch {epoch + 1}, batch {error.batch} of {total}"
             if on_nan != "restore":
@@ -491,16 +567,21 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
             trainer.nan_at_step.assign(-1)
             path = saver.restore_latest(run_identity)
             run.learning_rate_factor.assign(run.learning_rate_factor * 0.5)
-            log(f"Non-finite loss at {where}: restored {path} (epoch "
-                f"{int(run.epochs_done) + 1}, batch {int(run.batches_done)}) "
-                f"and halved the learning rate (factor "
-                f"{float(run.learning_rate_factor):g})")
+            epoch_log(f"Non-finite loss at {where}: restored {path} (epoch "
+                      f"{int(run.epochs_done) + 1}, batch "
+                      f"{int(run.batches_done)}) and halved the learning rate "
+                      f"(factor {float(run.learning_rate_factor):g})")
             continue
         train_perplexity = math.exp(progress.cost / (total * config.num_steps))
-        log(f"Epoch: {epoch + 1} Train Perplexity: {train_perplexity:.3f}")
+        epoch_log(f"Epoch: {epoch + 1} Train Perplexity: "
+                  f"{train_perplexity:.3f}")
         valid = trainer.run_epoch(corpus.valid, config.batch_size,
                                   config.num_steps, train=False)
-        log(f"Epoch: {epoch + 1} Valid Perplexity: {valid['perplexity']:.3f}")
+        epoch_log(f"Epoch: {epoch + 1} Valid Perplexity: "
+                  f"{valid['perplexity']:.3f}")
+        if summaries:
+            summaries.epoch((epoch + 1) * total, train_perplexity,
+                            valid["perplexity"])
         epoch_seconds = time.perf_counter() - epoch_start
         trained_words = ((total - start.done) * config.num_steps
                          * config.batch_size)
@@ -527,6 +608,9 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
     test_start = time.perf_counter()
     test_perplexity = trainer.evaluate_exact(corpus.test, eval_window)
     test_seconds = time.perf_counter() - test_start
+    if summaries:
+        summaries.test(config.max_max_epoch * total, test_perplexity)
+        summaries.close()
     unit = token_unit(corpus)
     log(f"Test Perplexity: {test_perplexity:.3f} "
         f"({math.log2(test_perplexity):.3f} bits per {unit})")

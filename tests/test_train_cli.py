@@ -67,6 +67,7 @@ def test_bad_data_files(tmp_path, files, fragments):
     ("--text_file=t.txt", "give the data one way"),
     ("--max_vocab_size=-3", "--max_vocab_size must be 0 (no cap) or >= 2"),
     ("--cell=lstm2", "--cell must be one of lstm, gru, rnn"),
+    ("--progress=dots", "--progress must be auto, bar or lines"),
     ("--cell=gru --rnn_mode=block", "--rnn_mode=block runs LSTM cells only"),
     ("--dropout=zoneout", "--dropout must be one of standard, variational"),
     ("--embedding_dropout=1", "--embedding_dropout must be in [0, 1)"),
