@@ -38,9 +38,10 @@ class PTBModel(keras.Model):
     tie_embeddings: the softmax layer's weights are the embedding's
     transpose (its bias stays its own).
 
-    precision "mixed_bfloat16" keeps every weight float32 and runs the
-    matmuls in bfloat16. In rnn_mode "keras" that is Keras's mixed_bfloat16
-    policy, which computes everything else in bfloat16 too, the recurrent
+    precision "mixed_bfloat16" (or "mixed_float16") keeps every weight
+    float32 and runs the matmuls in bfloat16 (float16). In rnn_mode "keras"
+    that is Keras's mixed policy, which computes everything else in the
+    half type too, the recurrent
     state and the logits included. In "unrolled" only the matmul operands are
     rounded: gates, state, logits and gradient sums stay float32.
     """
@@ -56,7 +57,7 @@ class PTBModel(keras.Model):
                              f" Received: precision={precision}")
         if rnn_mode == "block" and precision != "float32":
             raise ValueError("rnn_mode=block runs in float32 only (the fused op "
-                             "has no bfloat16 kernel). Received: "
+                             "has no half-precision kernel). Received: "
                              f"precision={precision}")
         if cell not in STATE_PARTS:
             raise ValueError(f"cell must be one of {', '.join(STATE_PARTS)}. "
@@ -101,8 +102,9 @@ class PTBModel(keras.Model):
         self.dropout = dropout
         self.embedding_dropout = embedding_dropout
         self.state_parts = STATE_PARTS[cell]
-        self.operand_dtype = (tf.bfloat16 if precision == "mixed_bfloat16"
-                              else tf.float32)
+        self.operand_dtype = {"mixed_bfloat16": tf.bfloat16,
+                              "mixed_float16": tf.float16}.get(precision,
+                                                               tf.float32)
 
         def uniform():
             return keras.initializers.RandomUniform(-init_scale, init_scale)
@@ -174,8 +176,8 @@ class PTBModel(keras.Model):
           training: applies dropout when True.
 
         Returns:
-          logits: [batch, time, vocab_size], float32, or bfloat16 in rnn_mode
-            keras with precision mixed_bfloat16 (cast before a softmax).
+          logits: [batch, time, vocab_size], float32, or the half type in
+            rnn_mode keras with a mixed precision (cast before a softmax).
           state: float32 [num_layers, state_parts, batch, hidden_size] after
             the last step (float32 whatever the policy).
         """

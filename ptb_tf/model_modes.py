@@ -20,9 +20,10 @@ RNN_MODES = ("keras", "unrolled", "block")
 # the output h last.
 STATE_PARTS = {"lstm": 2, "gru": 1, "rnn": 1}
 
-# Numeric precision of training: float32, or bfloat16 compute on float32
-# weights (Keras's mixed_bfloat16 policy). The block mode is float32 only.
-PRECISIONS = ("float32", "mixed_bfloat16")
+# Numeric precision of training: float32, or bfloat16 or float16 matmuls on
+# float32 weights (Keras's mixed policies; float16 with dynamic loss
+# scaling). The block mode is float32 only.
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def run_options_problem(rnn_mode: str, jit_compile: bool,
@@ -36,7 +37,7 @@ def run_options_problem(rnn_mode: str, jit_compile: bool,
                 f"Received: precision={precision}")
     if rnn_mode == "block" and precision != "float32":
         return ("--rnn_mode=block runs in float32 only: the fused op has no "
-                "bfloat16 kernel; use --rnn_mode=unrolled")
+                "half-precision kernel; use --rnn_mode=unrolled")
     if rnn_mode == "block" and cell != "lstm":
         return (f"--rnn_mode=block runs LSTM cells only (the fused op is an "
                 f"LSTM); use --rnn_mode=unrolled or keras for --cell={cell}")

@@ -110,10 +110,11 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                         "BlockLSTMV2 op). Same weights and checkpoints.",
                         flag_values=flag_values)
     flags.DEFINE_string("precision", "float32",
-                        "float32, or mixed_bfloat16: bfloat16 matmuls on "
-                        "float32 weights (same checkpoints); with "
-                        "--rnn_mode=unrolled only the matmul operands are "
-                        "rounded, with keras it is Keras's policy.",
+                        "float32, mixed_bfloat16 or mixed_float16: half-"
+                        "precision matmuls on float32 weights (same "
+                        "checkpoints; float16 with dynamic loss scaling); "
+                        "with --rnn_mode=unrolled only the matmul operands "
+                        "are rounded, with keras it is Keras's policy.",
                         flag_values=flag_values)
     flags.DEFINE_bool("jit_compile", False,
                       "Compile training with XLA: one compiled loop runs "

@@ -113,8 +113,9 @@ def build_model(config: config_lib.Config, rnn_mode: str = "keras",
                 precision: str = "float32") -> PTBModel:
     """A PTBModel with its weights created (ready to restore a checkpoint).
 
-    precision: "float32", or "mixed_bfloat16" (float32 weights, bfloat16
-    matmuls; see PTBModel); checkpoints are the same either way.
+    precision: "float32", "mixed_bfloat16" or "mixed_float16" (float32
+    weights, half-precision matmuls; see PTBModel); checkpoints are the same
+    either way.
     """
     model = PTBModel(vocab_size=config.vocab_size,
                      hidden_size=config.hidden_size,
@@ -201,7 +202,19 @@ class Trainer:
                  jit_compile: bool = False):
         self.model = model
         self.config = config
-        self.optimizer = keras.optimizers.SGD(learning_rate=config.learning_rate)
+        # float16 gradients underflow without loss scaling: Keras's
+        # LossScaleOptimizer multiplies the loss by a dynamic scale, divides
+        # the gradients by it, and skips (and halves the scale) on overflow;
+        # its inner SGD clips the unscaled gradients. bfloat16 has float32's
+        # exponent range and needs none.
+        self.loss_scaled = model.precision == "mixed_float16"
+        if self.loss_scaled:
+            self.optimizer = keras.optimizers.LossScaleOptimizer(
+                keras.optimizers.SGD(learning_rate=config.learning_rate,
+                                     global_clipnorm=config.max_grad_norm))
+        else:
+            self.optimizer = keras.optimizers.SGD(
+                learning_rate=config.learning_rate)
         self.optimizer.build(model.trainable_variables)
         # For tests only: the loss of this optimizer step (0-based) is made
         # NaN, to show what the NaN guard does. -1: never.
@@ -241,7 +254,16 @@ class Trainer:
                 cost = sequence_cost(logits, targets)
             cost = tf.where(self.optimizer.iterations == self.nan_at_step,
                             tf.constant(np.nan, tf.float32), cost)
+            if self.loss_scaled:
+                scale = tf.identity(self.optimizer.dynamic_scale)
+                scaled_cost = self.optimizer.scale_loss(cost)
         variables = self.model.trainable_variables
+        if self.loss_scaled:
+            scaled = tape.gradient(scaled_cost, variables)
+            # Applied, clipped to max_grad_norm after unscaling, or skipped
+            # if the scaled gradients overflowed (then the scale halves).
+            self.optimizer.apply(scaled, variables)
+            return cost, new_state, tf.linalg.global_norm(scaled) / scale
         gradients = tape.gradient(cost, variables)
         clipped, global_norm = tf.clip_by_global_norm(
             gradients, self.config.max_grad_norm)
