@@ -23,6 +23,7 @@ from absl import app
 from absl import flags
 
 from ptb_tf import cli
+from ptb_tf import data
 from ptb_tf import reader
 from ptb_tf import save_dir
 from ptb_tf.config import HYPERPARAMETERS, PRESETS, Config
@@ -62,6 +63,11 @@ _HELP = {
 
 def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
     """Defines the tutorial's flags, one per hyper-parameter, all optional."""
+    flags.DEFINE_string("download_url", data.DEFAULT_URL,
+                        "Where PTB's simple-examples.tgz is fetched from when "
+                        "no data flag is given and the cache folder "
+                        f"({data.cache_folder()}) has no PTB yet.",
+                        flag_values=flag_values)
     flags.DEFINE_string("data_path", None,
                         "Folder with ptb.train.txt, ptb.valid.txt, ptb.test.txt.",
                         flag_values=flag_values)
@@ -165,7 +171,20 @@ def config_from_flags(flag_values: flags.FlagValues) -> Config:
 
 
 def data_spec_from_flags(flag_values: flags.FlagValues) -> reader.DataSpec:
-    """The data flags as a DataSpec; UsageError if they do not go together."""
+    """The data flags as a DataSpec; UsageError if they do not go together.
+
+    No data flag at all means PTB in the cache folder, downloaded there
+    first (from --download_url) if it is not there yet.
+    """
+    data_path = flag_values.data_path
+    if not (data_path or flag_values.train_file or flag_values.valid_file
+            or flag_values.test_file or flag_values.text_file):
+        data_path = data.cache_folder()
+        if not data.has_ptb(data_path):
+            print(f"No data flag: getting PTB into {data_path} (pass "
+                  "--data_path to read it from elsewhere)", flush=True)
+            data.download(data_path, flag_values.download_url,
+                          log=lambda line: print(line, flush=True))
     try:
         split = tuple(float(part) for part in flag_values.split)
     except ValueError:
@@ -173,7 +192,7 @@ def data_spec_from_flags(flag_values: flags.FlagValues) -> reader.DataSpec:
                          f"Received: split={','.join(flag_values.split)}"
                          ) from None
     spec = reader.DataSpec(
-        data_path=flag_values.data_path, train_file=flag_values.train_file,
+        data_path=data_path, train_file=flag_values.train_file,
         valid_file=flag_values.valid_file, test_file=flag_values.test_file,
         text_file=flag_values.text_file, split=split, level=flag_values.level,
         max_vocab_size=flag_values.max_vocab_size,

@@ -1,6 +1,7 @@
 """`python -m ptb_tf.train` as a user runs it: bad inputs, a run, a resume."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -84,7 +85,15 @@ def test_bad_flag_values_exit_2(tiny_corpus_path, flag, fragment):
 
 
 def test_missing_data_path_and_folder(tmp_path):
-    assert_user_error(run_train(*TINY_FLAGS), "give the data one way")
+    # No data flag: PTB from the cache folder, downloaded first; here from a
+    # port where nothing listens.
+    result = subprocess.run(
+        [sys.executable, "-m", "ptb_tf.train", *TINY_FLAGS,
+         "--download_url=http://127.0.0.1:9/simple-examples.tgz"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, PTB_TF_CACHE=str(tmp_path / "cache")))
+    assert_user_error(result, "download of http://127.0.0.1:9/", "run again")
+    assert os.listdir(tmp_path / "cache" / "ptb") == []
     assert_user_error(run_train(f"--data_path={tmp_path}/none", *TINY_FLAGS),
                       "data folder not found")
 
