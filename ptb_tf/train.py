@@ -63,6 +63,17 @@ _HELP = {
 
 def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
     """Defines the tutorial's flags, one per hyper-parameter, all optional."""
+    flags.DEFINE_string("strategy", "default",
+                        "default (one device), mirrored (data-parallel over "
+                        "--num_gpus GPUs: tf.distribute.MirroredStrategy) or "
+                        "multi_worker (MultiWorkerMirroredStrategy over the "
+                        "workers of TF_CONFIG). The global --batch_size is "
+                        "split across the replicas.",
+                        flag_values=flag_values)
+    flags.DEFINE_integer("num_gpus", 0,
+                         "GPUs to train on, as the tutorial's flag: more than "
+                         "1 means --strategy=mirrored over that many.",
+                         flag_values=flag_values)
     flags.DEFINE_string("download_url", data.DEFAULT_URL,
                         "Where PTB's simple-examples.tgz is fetched from when "
                         "no data flag is given and the cache folder "
@@ -220,6 +231,22 @@ def main(argv):
     if FLAGS.on_nan == "restore" and not FLAGS.save_path:
         raise UsageError("--on_nan=restore needs --save_path: it restores "
                          "the latest checkpoint written there")
+    strategy_name = FLAGS.strategy
+    if strategy_name == "default" and FLAGS.num_gpus > 1:
+        strategy_name = "mirrored"
+    if strategy_name not in ("default", "mirrored", "multi_worker"):
+        raise UsageError("--strategy must be one of default, mirrored, "
+                         f"multi_worker. Received: strategy={FLAGS.strategy}")
+    if FLAGS.num_gpus < 0:
+        raise UsageError(f"--num_gpus must be >= 0. Received: "
+                         f"num_gpus={FLAGS.num_gpus}")
+    if strategy_name != "default" and FLAGS.jit_compile:
+        raise UsageError("--jit_compile is for one device; drop it with "
+                         f"--strategy={strategy_name}")
+    if strategy_name == "multi_worker" and FLAGS.save_path:
+        raise UsageError("--save_path is not yet supported with "
+                         "--strategy=multi_worker (checkpoints would need "
+                         "every worker); use --results_file")
     if FLAGS.progress not in ("auto", "bar", "lines"):
         raise UsageError("--progress must be auto, bar or lines. Received: "
                          f"progress={FLAGS.progress}")
@@ -252,6 +279,9 @@ def main(argv):
     # Read before quiet_tensorflow, which lowers absl's verbosity.
     verbosity = min(max(FLAGS.verbosity + 2, 0), 2)
     tf = cli.quiet_tensorflow()
+    from ptb_tf import distributed  # pylint: disable=g-import-not-at-top
+    # Before any other TensorFlow work (a multi-worker cluster starts here).
+    strategy = distributed.make_strategy(strategy_name, FLAGS.num_gpus)
     if FLAGS.deterministic:
         tf.config.experimental.enable_op_determinism()
     from ptb_tf import training  # pylint: disable=g-import-not-at-top
@@ -261,7 +291,7 @@ def main(argv):
         eval_window=FLAGS.eval_window, log=_log, command=command,
         rnn_mode=FLAGS.rnn_mode, jit_compile=FLAGS.jit_compile,
         precision=FLAGS.precision, checkpoint_every=FLAGS.checkpoint_every,
-        on_nan=FLAGS.on_nan, verbosity=verbosity,
+        on_nan=FLAGS.on_nan, verbosity=verbosity, strategy=strategy,
         progress_bar=(FLAGS.progress == "bar" or (FLAGS.progress == "auto"
                                                   and sys.stdout.isatty())))
     if FLAGS.results_file:

@@ -6,6 +6,7 @@ directly with a tiny corpus.
 
 import dataclasses
 import functools
+import hashlib
 import json
 import math
 import os
@@ -410,6 +411,14 @@ def chunk_size(ids: np.ndarray, batch_size: int, num_steps: int,
     return min(tenth, checkpoint_every) if checkpoint_every > 0 else tenth
 
 
+def weights_sha256(model: PTBModel) -> str:
+    """A digest of every weight's bytes: equal digests, equal models."""
+    digest = hashlib.sha256()
+    for weight in model.get_weights():
+        digest.update(np.ascontiguousarray(weight).tobytes())
+    return digest.hexdigest()
+
+
 def token_unit(corpus: Corpus) -> str:
     """"character" if the tokens are characters (--level=char, or files such
     as PTB's ptb.char.* whose words are single characters), else "token"."""
@@ -451,7 +460,9 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
                        precision: str = "float32", checkpoint_every: int = 0,
                        on_nan: str = "stop",
                        nan_at_step: int = -1, verbosity: int = 2,
-                       progress_bar: bool = False) -> Dict[str, Any]:
+                       progress_bar: bool = False,
+                       strategy: Optional[tf.distribute.Strategy] = None
+                       ) -> Dict[str, Any]:
     """Trains `config` on `corpus`, evaluating each epoch, and tests at the end.
 
     With `save_path`, checkpoints (ptb_tf.checkpoints) are written during
@@ -474,6 +485,9 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
     the tutorial's ~10 lines, or with progress_bar a keras.utils.Progbar
     (for a terminal). With save_path, TensorBoard scalars go to
     save_path/logs (see ptb_tf.summaries).
+
+    strategy: a tf.distribute strategy (ptb_tf.distributed) to train
+    data-parallel; evaluation runs on each worker as on one device.
     """
     if on_nan not in ON_NAN:
         raise ValueError(f"on_nan must be one of {', '.join(ON_NAN)}. "
@@ -483,8 +497,14 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
     epoch_log = log if verbosity >= 1 else _ignore
     detail_log = log if verbosity >= 2 and not progress_bar else None
     keras.utils.set_random_seed(seed)
-    model = build_model(config, rnn_mode, precision)
-    trainer = Trainer(model, config, jit_compile=jit_compile)
+    if strategy is None:
+        model = build_model(config, rnn_mode, precision)
+        trainer = Trainer(model, config, jit_compile=jit_compile)
+    else:
+        from ptb_tf import distributed  # pylint: disable=g-import-not-at-top
+        with strategy.scope():
+            model = build_model(config, rnn_mode, precision)
+        trainer = distributed.DistributedTrainer(model, config, strategy)
     trainer.nan_at_step.assign(nan_at_step)
     run_identity = identity.identity_of(config, corpus.vocab, corpus)
     run = checkpoints.RunState(model, config.max_max_epoch, config.batch_size,
@@ -653,6 +673,8 @@ def train_and_evaluate(config: config_lib.Config, corpus: Corpus,
         "valid_perplexity": float(rows[-1][2]),
         "test_perplexity": test_perplexity,
         "test_bits_per_token": math.log2(test_perplexity),
+        "replicas": strategy.num_replicas_in_sync if strategy else 1,
+        "weights_sha256": weights_sha256(model),
         "token_unit": unit,
         "test_tokens_predicted": int(len(corpus.test) - 1),
         "test_eval_window": eval_window,

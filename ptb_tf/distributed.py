@@ -1,0 +1,168 @@
+"""Data-parallel training with tf.distribute: MirroredStrategy (several GPUs,
+or logical CPU devices) and MultiWorkerMirroredStrategy (TF_CONFIG).
+
+The global batch of the tutorial (batch_size streams of the corpus) is cut
+into equal row blocks, one per replica: replica r trains streams
+[r * B/R, (r + 1) * B/R). Each replica carries the recurrent state of its own
+streams across batches; across chunks (and in checkpoints) the state is the
+global [num_layers, S, batch, hidden] tensor, gathered from the replicas in
+order. Each step all-reduces the gradients to the global batch's gradient
+(the mean of the replicas': the cost is a batch mean), clips that by its
+global norm, and applies it: the update equals single-device training on the
+same global batch.
+"""
+
+import json
+import os
+from typing import Optional
+
+import tensorflow as tf
+
+from ptb_tf import training
+from ptb_tf.errors import UserError
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def make_strategy(name: str, num_gpus: int = 0,
+                  devices: Optional[list] = None) -> Optional[tf.distribute.Strategy]:
+    """None for "default" (one device), else the tf.distribute strategy.
+
+    mirrored: over `devices` if given, else num_gpus GPUs (all visible ones
+    if 0). multi_worker: one replica per worker of TF_CONFIG's cluster (its
+    local GPUs, if any).
+    """
+    if name == "default":
+        return None
+    if name == "mirrored":
+        if not devices:
+            gpus = tf.config.list_logical_devices("GPU")
+            if num_gpus > len(gpus):
+                raise UserError(f"--num_gpus={num_gpus} but this machine has "
+                                f"{len(gpus)} GPU(s) TensorFlow can use")
+            devices = [gpu.name for gpu in gpus[:num_gpus or len(gpus)]]
+            if not devices:
+                raise UserError("--strategy=mirrored needs GPUs (--num_gpus) "
+                                "and TensorFlow sees none; drop the flag to "
+                                "train on the CPU")
+        return tf.distribute.MirroredStrategy(devices)
+    if name == "multi_worker":
+        config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+        if not config.get("cluster", {}).get("worker"):
+            raise UserError("--strategy=multi_worker needs TF_CONFIG with a "
+                            "cluster of workers and this task's index")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise UserError(f"--strategy must be one of {', '.join(STRATEGIES)}. "
+                    f"Received: strategy={name}")
+
+
+def is_chief(strategy: Optional[tf.distribute.Strategy]) -> bool:
+    """Whether this process writes files (the only one, or worker 0)."""
+    if strategy is None:
+        return True
+    resolver = strategy.cluster_resolver
+    return (resolver is None or not resolver.task_type
+            or (resolver.task_type in ("chief", "worker")
+                and resolver.task_id == 0))
+
+
+class DistributedTrainer(training.Trainer):
+    """A Trainer whose train_steps run data-parallel under a strategy.
+
+    The model must have been built under strategy.scope(). Evaluation runs as
+    on one device (on every worker alike).
+    """
+
+    def __init__(self, model, config, strategy: tf.distribute.Strategy):
+        if model.precision == "mixed_float16":
+            raise UserError("--precision=mixed_float16 is not yet supported "
+                            "with --strategy (its loss scaling is "
+                            "single-device here); use mixed_bfloat16")
+        replicas = strategy.num_replicas_in_sync
+        if config.batch_size % replicas:
+            raise UserError(f"--batch_size={config.batch_size} does not split "
+                            f"into {replicas} replicas; use a multiple of "
+                            f"{replicas}")
+        self.strategy = strategy
+        self.rows = config.batch_size // replicas
+        with strategy.scope():
+            super().__init__(model, config, jit_compile=False)
+            # Each replica's own slice of the carried state.
+            self.replica_state = tf.Variable(
+                model.zero_state(self.rows), trainable=False,
+                synchronization=tf.VariableSynchronization.ON_READ,
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.train_steps = tf.function(self._distributed_steps)
+
+    def _rows(self, tensor, axis=0):
+        """This replica's block of rows (along `axis`) of a global tensor."""
+        context = tf.distribute.get_replica_context()
+        start = context.replica_id_in_sync_group * self.rows
+        begin = [0] * tensor.shape.rank
+        size = [-1] * tensor.shape.rank
+        begin[axis], size[axis] = start, self.rows
+        return tf.slice(tensor, tf.stack(begin), size)
+
+    def _replica_step(self, inputs, targets):
+        """One step of one replica on its rows of the global batch [B, T]."""
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync
+        with tf.GradientTape() as tape:
+            rows, state = self._rows(inputs), self.replica_state.read_value()
+            if self.config.softmax == "sampled":
+                outputs, new_state = self.model.features(rows, state,
+                                                         training=True)
+                cost = training.sampled_cost(self.model, outputs,
+                                             self._rows(targets),
+                                             self.config.num_sampled)
+            else:
+                logits, new_state = self.model(rows, state, training=True)
+                cost = training.sequence_cost(logits, self._rows(targets))
+        variables = self.model.trainable_variables
+        gradients = [tf.convert_to_tensor(gradient) for gradient in
+                     tape.gradient(cost, variables)]
+        # The global batch's gradient and cost: the means over replicas.
+        gradients = context.all_reduce(tf.distribute.ReduceOp.MEAN, gradients)
+        cost = context.all_reduce(tf.distribute.ReduceOp.MEAN, cost)
+        clipped, global_norm = tf.clip_by_global_norm(
+            gradients, self.config.max_grad_norm)
+        finite = tf.math.is_finite(cost) & tf.math.is_finite(global_norm)
+        # Keras's optimizer sums the replicas' gradients inside apply (each
+        # replica hands it the same global gradient): pass 1/R of it.
+        self.optimizer.apply([training._zero_unless(finite, gradient) / replicas
+                              for gradient in clipped], variables)
+        self.replica_state.assign(new_state)
+        return cost, global_norm
+
+    def _load_state(self, state):
+        self.replica_state.assign(self._rows(state, axis=2))
+
+    def _gather_state(self):
+        return tf.distribute.get_replica_context().all_gather(
+            self.replica_state.read_value(), axis=2)
+
+    def _first(self, value):
+        return self.strategy.experimental_local_results(value)[0]
+
+    def _distributed_steps(self, inputs, targets, count, state):
+        """Trainer._run_steps's contract, data-parallel."""
+        self.strategy.run(self._load_state, args=(state,))
+
+        def more(index, total_cost, finite, total_norm):
+            del total_cost, total_norm
+            return (index < count) & finite
+
+        def run_one(index, total_cost, finite, total_norm):
+            del finite
+            cost, norm = self.strategy.run(
+                self._replica_step, args=(inputs[index], targets[index]))
+            cost, norm = self._first(cost), self._first(norm)
+            return (index + 1, total_cost + cost, tf.math.is_finite(cost),
+                    total_norm + norm)
+
+        ran, total_cost, finite, total_norm = tf.while_loop(
+            more, run_one, (tf.constant(0), tf.constant(0.0),
+                            tf.constant(True), tf.constant(0.0)))
+        with tf.control_dependencies([ran]):
+            state = self._first(self.strategy.run(self._gather_state))
+        return ran, total_cost, state, finite, total_norm

@@ -1,0 +1,115 @@
+"""Data-parallel training: MirroredStrategy on two logical CPU devices, and
+MultiWorkerMirroredStrategy with two processes on 127.0.0.1.
+
+Each runs in a fresh process: logical devices and a multi-worker cluster must
+be set up before TensorFlow starts."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+from tests.conftest import REPO_ROOT
+
+MIRRORED_CHECK = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from ptb_tf import reader
+    from ptb_tf.distributed import DistributedTrainer, make_strategy
+    from ptb_tf.pipeline import chunk_dataset
+    from ptb_tf.training import Trainer, build_model
+    from tests.conftest import tiny_config
+
+    corpus = reader.load_corpus(sys.argv[1])
+    # Clipping active: the global norm of the first steps is far above 0.05.
+    config = tiny_config(corpus, max_grad_norm=0.05, batch_size=4)
+    single = Trainer(build_model(config), config)
+    initial = single.model.get_weights()
+    strategy = make_strategy("mirrored", devices=["/cpu:0", "/cpu:1"])
+    assert strategy.num_replicas_in_sync == 2
+    with strategy.scope():
+        model = build_model(config)
+    model.set_weights(single.model.get_weights())
+    mirrored = DistributedTrainer(model, config, strategy)
+    inputs, targets, count = next(iter(chunk_dataset(
+        corpus.train, config.batch_size, config.num_steps, 3)))
+    state = single.model.zero_state(config.batch_size)
+    results = [trainer.train_steps(inputs, targets, tf.constant(3), state)
+               for trainer in (single, mirrored)]
+    (ran_a, cost_a, state_a, _, norm_a), (ran_b, cost_b, state_b, _, norm_b) = results
+    assert int(ran_a) == int(ran_b) == 3
+    assert norm_a / 3 > 10 * config.max_grad_norm, float(norm_a)
+    np.testing.assert_allclose(float(cost_b), float(cost_a), rtol=1e-5)
+    np.testing.assert_allclose(float(norm_b), float(norm_a), rtol=1e-5)
+    np.testing.assert_allclose(state_b, state_a, atol=1e-5)
+    for got, want in zip(model.get_weights(), single.model.get_weights()):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    # The steps did move the weights.
+    assert max(np.abs(w - v).max()
+               for w, v in zip(model.get_weights(), initial)) > 1e-3
+    print("OK", float(cost_a), float(norm_a) / 3)
+""")
+
+
+def test_mirrored_steps_equal_single_device_steps(tiny_corpus_path):
+    result = subprocess.run([sys.executable, "-c", MIRRORED_CHECK,
+                             tiny_corpus_path], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("OK")
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def test_two_workers_train_the_test_config_and_agree(tiny_corpus_path,
+                                                     tmp_path):
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    processes = []
+    for index in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps({
+            "cluster": {"worker": workers},
+            "task": {"type": "worker", "index": index}}))
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "ptb_tf.train",
+             f"--data_path={tiny_corpus_path}", "--model=test",
+             "--vocab_size=0", "--batch_size=4", "--num_steps=3",
+             "--hidden_size=4", "--strategy=multi_worker",
+             f"--results_file={tmp_path}/worker{index}.json"],
+            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True))
+    outputs = [process.communicate(timeout=300) for process in processes]
+    for process, (stdout, stderr) in zip(processes, outputs):
+        assert process.returncode == 0, stderr[-3000:]
+        assert "Test Perplexity:" in stdout
+    results = [json.load(open(tmp_path / f"worker{index}.json"))
+               for index in range(2)]
+    assert results[0]["replicas"] == results[1]["replicas"] == 2
+    # Same weights on both workers, bit for bit.
+    assert results[0]["weights_sha256"] == results[1]["weights_sha256"]
+    assert results[0]["test_perplexity"] == results[1]["test_perplexity"]
+    assert results[0]["test_perplexity"] < len(open(
+        os.path.join(tiny_corpus_path, "ptb.train.txt")).read().split())
+
+
+def test_mirrored_without_gpus_says_so(tiny_corpus_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "ptb_tf.train", f"--data_path={tiny_corpus_path}",
+         "--model=test", "--vocab_size=0", "--batch_size=4", "--num_gpus=2"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: --num_gpus=2 but this machine has 0 GPU(s) TensorFlow can use")
