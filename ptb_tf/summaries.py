@@ -16,8 +16,10 @@ A run resumed after a crash writes again the scalars of the batches it
 repeats, at the same steps (TensorBoard shows the latest).
 """
 
+import glob
 import math
 import os
+from typing import Dict, List, Tuple
 
 import tensorflow as tf
 
@@ -67,3 +69,16 @@ class Summaries:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def read_scalars(logdir: str) -> Dict[str, List[Tuple[int, float]]]:
+    """tag -> [(step, value), ...] from the event files in logdir (e.g.
+    SAVE_PATH/logs), in the order written; no tensorboard package needed."""
+    found = {}
+    for path in sorted(glob.glob(os.path.join(logdir,
+                                              "events.out.tfevents.*"))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                found.setdefault(value.tag, []).append(
+                    (int(event.step), float(tf.make_ndarray(value.tensor))))
+    return found

@@ -9,6 +9,7 @@ import sys
 import pytest
 import tensorflow as tf
 
+from ptb_tf import summaries
 from ptb_tf.training import train_and_evaluate
 from tests.conftest import REPO_ROOT, tiny_config
 
@@ -18,7 +19,8 @@ SCALARS = ("train/loss", "train/perplexity", "train/gradient_global_norm",
 
 
 def read_scalars(logdir):
-    """tag -> [(step, value)] from every event file under logdir."""
+    """The test's own reader: tag -> [(step, value)] from every event file
+    (tf.compat.v1.train.summary_iterator), to check summaries.read_scalars."""
     found = {}
     for path in sorted(glob.glob(os.path.join(logdir, "events.out.tfevents.*"))):
         for event in tf.compat.v1.train.summary_iterator(path):
@@ -34,6 +36,7 @@ def test_tensorboard_scalars_hold_the_run(corpus, tmp_path):
                                  log=lambda _: None, checkpoint_every=2)
     scalars = read_scalars(os.path.join(tmp_path, "logs"))
     assert set(SCALARS) <= set(scalars)
+    assert summaries.read_scalars(os.path.join(tmp_path, "logs")) == scalars
     total = 10  # batches per epoch of the tiny corpus
     valid = scalars["valid/perplexity"]
     assert [step for step, _ in valid] == [total, 2 * total]
