@@ -8,8 +8,10 @@ setup(
     packages=find_packages(include=["ptb_tf", "ptb_tf.*"]),
     python_requires=">=3.9",
     install_requires=["tensorflow>=2.16", "numpy", "absl-py"],
-    # plot: the PNG map of ptb_tf.embeddings (tests draw one too).
-    extras_require={"test": ["pytest", "matplotlib"],
+    # plot: the PNG map of ptb_tf.embeddings. test: pytest, plus what the
+    # tests exercise: a PNG map, and the notebook run headless.
+    extras_require={"test": ["pytest", "matplotlib", "nbclient", "nbformat",
+                             "ipykernel"],
                     "plot": ["matplotlib"]},
     entry_points={"console_scripts": ["ptb-train=ptb_tf.train:run"]},
 )
