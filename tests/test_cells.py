@@ -13,6 +13,7 @@ from ptb_tf import recurrent
 from ptb_tf.model import PTBModel
 from ptb_tf.training import train_and_evaluate
 from tests.conftest import REPO_ROOT, nth_line_in_epoch, run_until, tiny_config
+from tests.test_model import assert_same_gradients
 
 VOCAB, HIDDEN, LAYERS = 13, 6, 2
 CELLS = ["gru", "rnn"]
@@ -54,16 +55,7 @@ def test_unrolled_scan_and_serving_paths_compute_the_keras_cell(cell, tmp_path):
         tf.nn.log_softmax(expected_logits), atol=1e-5)
     np.testing.assert_allclose(served_state, expected_state, atol=1e-5)
 
-    def gradients(net):
-        with tf.GradientTape() as tape:
-            logits, _ = net(ids, state)
-            loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
-                labels=ids, logits=logits))
-        return tape.gradient(loss, net.trainable_variables)
-
-    for got, want in zip(gradients(unrolled), gradients(keras_model)):
-        np.testing.assert_allclose(tf.convert_to_tensor(got),
-                                   tf.convert_to_tensor(want), atol=1e-5)
+    assert_same_gradients(unrolled, keras_model, ids, state)
 
 
 def test_cells_differ_and_block_mode_is_lstm_only():

@@ -179,22 +179,22 @@ def test_train_without_data_flags_downloads_real_ptb_into_the_cache(
     cache = tmp_path / "cache"
     env = dict(os.environ, PTB_TF_CACHE=str(cache))
     with Server({"/simple-examples.tgz": tgz(real)}) as running:
-        # --vocab_size=5 stops it right after reading the data (no training).
-        result = subprocess.run(
-            [sys.executable, "-m", "ptb_tf.train", "--model=test",
-             "--vocab_size=5",
-             f"--download_url={running.url('/simple-examples.tgz')}"],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, env=env)
+
+        def train():
+            # --vocab_size=5 stops it right after reading the data.
+            return subprocess.run(
+                [sys.executable, "-m", "ptb_tf.train", "--model=test",
+                 "--vocab_size=5",
+                 f"--download_url={running.url('/simple-examples.tgz')}"],
+                cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+                env=env)
+
+        result = train()
         assert "gives 10000 words but --vocab_size=5" in result.stderr
         assert f"getting PTB into {cache / 'ptb'}" in result.stdout
         for name, content in real.items():
             assert (cache / "ptb" / name).read_bytes() == content
         # The second time it reads the cache without asking the server.
         requests = len(running.requests)
-        result = subprocess.run(
-            [sys.executable, "-m", "ptb_tf.train", "--model=test",
-             "--vocab_size=5",
-             f"--download_url={running.url('/simple-examples.tgz')}"],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, env=env)
-        assert "gives 10000 words" in result.stderr
+        assert "gives 10000 words" in train().stderr
         assert len(running.requests) == requests

@@ -126,14 +126,20 @@ def test_rnn_modes_agree_with_keras_and_share_checkpoints(model, rnn_mode,
                                            tf.TensorSpec(state.shape)])
     np.testing.assert_allclose(dynamic(ids, state), expected_logits, atol=1e-5)
 
-    def gradients(net):
+    assert_same_gradients(other, model, ids, state)
+
+
+def assert_same_gradients(net, reference, ids, state):
+    """The two models' weight gradients of a loss over ids agree (1e-5)."""
+
+    def gradients(model):
         with tf.GradientTape() as tape:
-            logits, _ = net(ids, state)
+            logits, _ = model(ids, state)
             loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
                 labels=ids, logits=logits))
-        return tape.gradient(loss, net.trainable_variables)
+        return tape.gradient(loss, model.trainable_variables)
 
-    for got, want in zip(gradients(other), gradients(model)):
+    for got, want in zip(gradients(net), gradients(reference)):
         np.testing.assert_allclose(tf.convert_to_tensor(got),
                                    tf.convert_to_tensor(want), atol=1e-5)
 

@@ -5,7 +5,6 @@ import base64
 import os
 
 import nbformat
-import pytest
 from nbclient import NotebookClient
 
 from tests.conftest import REPO_ROOT
