@@ -62,10 +62,15 @@ class RunState(tf.Module):
                     if "seed_generator_state" in variable.path]
 
 
-def saved_identity(checkpoint_path: str) -> Dict[str, Any]:
-    """The identity recorded in a checkpoint."""
-    value = tf.train.load_variable(
-        checkpoint_path, "run/identity/.ATTRIBUTES/VARIABLE_VALUE")
+def saved_identity(checkpoint_path: str) -> Optional[Dict[str, Any]]:
+    """The identity recorded in a checkpoint, or None for one written before
+    ptb_tf recorded identities (its folder's config.json and vocab.txt,
+    which save_dir checks, are then all there is)."""
+    try:
+        value = tf.train.load_variable(
+            checkpoint_path, "run/identity/.ATTRIBUTES/VARIABLE_VALUE")
+    except tf.errors.NotFoundError:
+        return None
     return json.loads(value.decode("utf-8") if isinstance(value, bytes)
                       else value)
 
@@ -74,7 +79,8 @@ def check_identity(checkpoint_path: str, current: Dict[str, Any],
                    doing: str) -> None:
     """Raises UserError if the checkpoint was made with another config,
     vocabulary or data than `current`; `doing` is e.g. "resume"."""
-    found = identity.differences(saved_identity(checkpoint_path), current)
+    saved = saved_identity(checkpoint_path)
+    found = identity.differences(saved, current) if saved else []
     if found:
         raise UserError(
             f"cannot {doing}: checkpoint {checkpoint_path} was made with "

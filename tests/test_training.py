@@ -191,3 +191,18 @@ def test_mixed_bfloat16_trains_to_about_the_float32_perplexities(corpus):
     assert bfloat16_run["precision"] == "mixed_bfloat16"
     for key in ("train_perplexity", "valid_perplexity", "test_perplexity"):
         assert bfloat16_run[key] == pytest.approx(float32_run[key], rel=0.03), key
+
+
+def test_load_model_reads_a_checkpoint_from_before_identities(corpus, tmp_path):
+    """Runs saved before checkpoints carried an identity still load."""
+    from ptb_tf.training import load_model  # pylint: disable=g-import-not-at-top
+    config = tiny_config(corpus)
+    model = build_model(config)
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
+                                         str(tmp_path), max_to_keep=1)
+    manager.save()
+    vocab_path = str(tmp_path / "vocab.txt")
+    corpus.vocab.save(vocab_path)
+    loaded = load_model(config, str(tmp_path), "best", vocab_path)
+    for got, want in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(got, want)
