@@ -77,7 +77,8 @@ def read_scalars(logdir: str) -> Dict[str, List[Tuple[int, float]]]:
     found = {}
     for path in sorted(glob.glob(os.path.join(logdir,
                                               "events.out.tfevents.*"))):
-        for event in tf.compat.v1.train.summary_iterator(path):
+        for record in tf.data.TFRecordDataset(path):
+            event = tf.compat.v1.Event.FromString(record.numpy())
             for value in event.summary.value:
                 found.setdefault(value.tag, []).append(
                     (int(event.step), float(tf.make_ndarray(value.tensor))))
