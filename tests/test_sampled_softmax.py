@@ -109,3 +109,18 @@ def test_benchmark_text_is_zipfian_with_successors():
     # Frequency-sorted, as the log-uniform sampler assumes.
     counts = np.bincount(corpus.train, minlength=len(corpus.vocab))
     assert np.all(np.diff(counts[:-1]) <= 0)
+
+
+def test_benchmark_times_both_softmaxes_in_alternating_windows():
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    corpus = sampled_benchmark.synthetic_corpus(4000, 300, seed=0)
+    base = Config(num_layers=1, hidden_size=8, num_steps=5, batch_size=4,
+                  vocab_size=len(corpus.vocab), num_sampled=16)
+    configs = {name: dataclasses.replace(base, softmax=name)
+               for name in ("full", "sampled")}
+    times, ratio = sampled_benchmark.paired_rates(tf, corpus, configs,
+                                                  "unrolled", windows=3,
+                                                  batches=2)
+    assert [len(times[name]) for name in configs] == [3, 3]
+    assert all(value > 0 for name in configs for value in times[name])
+    assert ratio > 0
