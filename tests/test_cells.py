@@ -12,7 +12,9 @@ import tensorflow as tf
 from ptb_tf import recurrent
 from ptb_tf.model import PTBModel
 from ptb_tf.training import train_and_evaluate
-from tests.conftest import REPO_ROOT, nth_line_in_epoch, run_until, tiny_config
+from tests.conftest import (REPO_ROOT, TINY_TEST, TINY_TRAIN, TINY_VALID,
+                            nth_line_in_epoch, run_until, tiny_config,
+                            write_corpus)
 from tests.test_model import assert_same_gradients
 
 VOCAB, HIDDEN, LAYERS = 13, 6, 2
@@ -99,12 +101,16 @@ def run(module, *args, timeout=600, **kwargs):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_test_config_on_ptb_resumes_exports_generates_and_scores(
-        ptb_path, tmp_path, cell):
+def test_test_config_resumes_exports_generates_and_scores(tmp_path, cell):
+    # The test config itself (batch 20), on a corpus just large enough for
+    # it: the command-line tools, not the data, are under test here.
+    data = write_corpus(tmp_path / "data", train=TINY_TRAIN * 40,
+                        valid=TINY_VALID * 20, test=TINY_TEST * 5)
     save_path = tmp_path / "run"
-    command = [sys.executable, "-m", "ptb_tf.train", f"--data_path={ptb_path}",
-               "--model=test", f"--cell={cell}", "--rnn_mode=unrolled",
-               "--jit_compile", f"--save_path={save_path}"]
+    command = [sys.executable, "-m", "ptb_tf.train", f"--data_path={data}",
+               "--model=test", "--vocab_size=0", f"--cell={cell}",
+               "--rnn_mode=unrolled", "--jit_compile",
+               f"--save_path={save_path}"]
     # Killed at its third checkpoint, as a crash would stop it...
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
@@ -124,21 +130,22 @@ def test_test_config_on_ptb_resumes_exports_generates_and_scores(
     assert "epoch 1, batch " in result.stdout.splitlines()[0]
     test_line = [line for line in result.stdout.splitlines()
                  if line.startswith("Test Perplexity:")][0]
-    # A 2-unit model learns something (uniform guessing is 10,000).
-    assert 100 < float(test_line.split()[2]) < 2000
+    # One epoch of a 2-unit model: about uniform guessing over the 12 words
+    # (the cells' maths is tested above; here the tools).
+    assert 1 < float(test_line.split()[2]) < 24
 
     export_dir = tmp_path / "export"
     exported = run("export", f"--save_path={save_path}",
                    f"--export_dir={export_dir}")
     assert exported.returncode == 0, exported.stderr[-2000:]
     generated = run("generate", f"--saved_model={export_dir}",
-                    "--prefix=the company", "--num_words=5", "--seed=3")
+                    "--prefix=the cat", "--num_words=5", "--seed=3")
     assert generated.returncode == 0, generated.stderr[-2000:]
     log_prob, text = generated.stdout.strip().split("\t")
-    assert float(log_prob) < 0 and text.startswith("the company ")
+    assert float(log_prob) < 0 and text.startswith("the cat ")
     assert len(text.split()) == 7
     # The checkpoint and the export agree on a score.
-    line = "the company said its shares rose\n"
+    line = "the cat sat on the mat\n"
     scores = [run("score", source, "--input=-", input=line).stdout.split("\t")
               for source in (f"--saved_model={export_dir}",
                              f"--save_path={save_path}")]
