@@ -11,6 +11,7 @@ import json
 from typing import Any, Dict
 
 from ptb_tf.errors import UsageError
+from ptb_tf.model_modes import STATE_PARTS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +110,7 @@ PRESETS: Dict[str, Config] = {
 MAX_GENERATED_WORDS = 1000
 
 # The string-valued options and what each may be.
-CHOICES = {"cell": ("lstm", "gru", "rnn"),
+CHOICES = {"cell": tuple(STATE_PARTS),
            "dropout": ("standard", "variational"),
            "softmax": ("full", "sampled")}
 

@@ -108,16 +108,9 @@ class DistributedTrainer(training.Trainer):
         context = tf.distribute.get_replica_context()
         replicas = context.num_replicas_in_sync
         with tf.GradientTape() as tape:
-            rows, state = self._rows(inputs), self.replica_state.read_value()
-            if self.config.softmax == "sampled":
-                outputs, new_state = self.model.features(rows, state,
-                                                         training=True)
-                cost = training.sampled_cost(self.model, outputs,
-                                             self._rows(targets),
-                                             self.config.num_sampled)
-            else:
-                logits, new_state = self.model(rows, state, training=True)
-                cost = training.sequence_cost(logits, self._rows(targets))
+            cost, new_state = self.training_cost(
+                self._rows(inputs), self._rows(targets),
+                self.replica_state.read_value())
         variables = self.model.trainable_variables
         gradients = [tf.convert_to_tensor(gradient) for gradient in
                      tape.gradient(cost, variables)]
@@ -129,7 +122,7 @@ class DistributedTrainer(training.Trainer):
         finite = tf.math.is_finite(cost) & tf.math.is_finite(global_norm)
         # Keras's optimizer sums the replicas' gradients inside apply (each
         # replica hands it the same global gradient): pass 1/R of it.
-        self.optimizer.apply([training._zero_unless(finite, gradient) / replicas
+        self.optimizer.apply([training.zero_unless(finite, gradient) / replicas
                               for gradient in clipped], variables)
         self.replica_state.assign(new_state)
         return cost, global_norm

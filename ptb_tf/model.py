@@ -4,11 +4,8 @@ import keras
 import tensorflow as tf
 
 from ptb_tf import recurrent
+from ptb_tf.config import CHOICES
 from ptb_tf.model_modes import PRECISIONS, RNN_MODES, STATE_PARTS
-
-# How dropout masks are drawn: a new one at every time step, or one per
-# sequence of a batch.
-DROPOUTS = ("standard", "variational")
 
 
 @keras.saving.register_keras_serializable(package="ptb_tf")
@@ -65,8 +62,9 @@ class PTBModel(keras.Model):
         if rnn_mode == "block" and cell != "lstm":
             raise ValueError("rnn_mode=block runs LSTM cells only. Received: "
                              f"cell={cell}")
-        if dropout not in DROPOUTS:
-            raise ValueError(f"dropout must be one of {', '.join(DROPOUTS)}. "
+        if dropout not in CHOICES["dropout"]:
+            raise ValueError("dropout must be one of "
+                             f"{', '.join(CHOICES['dropout'])}. "
                              f"Received: dropout={dropout}")
         if not 0 <= embedding_dropout < 1:
             raise ValueError("embedding_dropout must be in [0, 1). Received: "

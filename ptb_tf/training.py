@@ -245,14 +245,7 @@ class Trainer:
         changes no weight.
         """
         with tf.GradientTape() as tape:
-            if self.config.softmax == "sampled":
-                outputs, new_state = self.model.features(inputs, state,
-                                                         training=True)
-                cost = sampled_cost(self.model, outputs, targets,
-                                    self.config.num_sampled)
-            else:
-                logits, new_state = self.model(inputs, state, training=True)
-                cost = sequence_cost(logits, targets)
+            cost, new_state = self.training_cost(inputs, targets, state)
             cost = tf.where(self.optimizer.iterations == self.nan_at_step,
                             tf.constant(np.nan, tf.float32), cost)
             if self.loss_scaled:
@@ -270,9 +263,20 @@ class Trainer:
             gradients, self.config.max_grad_norm)
         finite = tf.math.is_finite(cost) & tf.math.is_finite(global_norm)
         # Zero gradients leave plain SGD's weights exactly as they were.
-        self.optimizer.apply([_zero_unless(finite, gradient)
+        self.optimizer.apply([zero_unless(finite, gradient)
                               for gradient in clipped], variables)
         return cost, new_state, global_norm
+
+    def training_cost(self, inputs, targets, state):
+        """The training loss of a batch (dropout on; the sampled softmax if
+        configured) and the new state; call it under a GradientTape."""
+        if self.config.softmax == "sampled":
+            outputs, new_state = self.model.features(inputs, state,
+                                                     training=True)
+            return sampled_cost(self.model, outputs, targets,
+                                self.config.num_sampled), new_state
+        logits, new_state = self.model(inputs, state, training=True)
+        return sequence_cost(logits, targets), new_state
 
     @tf.function
     def eval_step(self, inputs, targets, state):
@@ -395,10 +399,10 @@ def _ignore(line: str) -> None:
     del line
 
 
-def _zero_unless(condition, gradient):
+def zero_unless(condition, gradient):
     """The gradient where condition holds, else zeros of its shape."""
     if isinstance(gradient, tf.IndexedSlices):
-        return tf.IndexedSlices(_zero_unless(condition, gradient.values),
+        return tf.IndexedSlices(zero_unless(condition, gradient.values),
                                 gradient.indices, gradient.dense_shape)
     return tf.where(condition, gradient, tf.zeros_like(gradient))
 

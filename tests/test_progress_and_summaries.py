@@ -82,23 +82,23 @@ def test_verbosity(corpus, verbosity, expected):
         assert 5 <= sum(kind(line) == "progress" for line in lines) <= 11
 
 
-def test_progress_bar_on_request(tiny_corpus_path, tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "ptb_tf.train", f"--data_path={tiny_corpus_path}",
-         "--model=test", "--vocab_size=0", "--batch_size=4", "--num_steps=3",
-         "--hidden_size=4", "--progress=bar"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
+def test_progress_bar_and_verbosity_from_the_command_line(tiny_corpus_path):
+    def train(flag):
+        result = subprocess.run(
+            [sys.executable, "-m", "ptb_tf.train",
+             f"--data_path={tiny_corpus_path}", "--model=test",
+             "--vocab_size=0", "--batch_size=4", "--num_steps=3",
+             "--hidden_size=4", flag],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout
+
+    shown = train("--progress=bar")
     # Keras's Progbar (not a terminal: one line per update, "n/total").
-    assert "perplexity:" in result.stdout and "words/s:" in result.stdout
-    assert " speed: " not in result.stdout  # no tutorial lines as well
-    assert "Epoch: 1 Valid Perplexity:" in result.stdout
+    assert "perplexity:" in shown and "words/s:" in shown
+    assert " speed: " not in shown  # no tutorial lines as well
+    assert "Epoch: 1 Valid Perplexity:" in shown
     # absl's --verbosity quietens: -2 leaves the result line alone.
-    quiet = subprocess.run(
-        [sys.executable, "-m", "ptb_tf.train", f"--data_path={tiny_corpus_path}",
-         "--model=test", "--vocab_size=0", "--batch_size=4", "--num_steps=3",
-         "--hidden_size=4", "--verbosity=-2"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
-    assert quiet.returncode == 0, quiet.stderr[-2000:]
-    assert quiet.stdout.startswith("Test Perplexity:")
-    assert len(quiet.stdout.splitlines()) == 1
+    quiet = train("--verbosity=-2")
+    assert quiet.startswith("Test Perplexity:")
+    assert len(quiet.splitlines()) == 1
