@@ -15,7 +15,7 @@ from ptb_tf.training import train_and_evaluate
 from tests.conftest import (REPO_ROOT, TINY_TEST, TINY_TRAIN, TINY_VALID,
                             nth_line_in_epoch, run_until, tiny_config,
                             write_corpus)
-from tests.test_model import assert_same_gradients
+from tests.test_model import assert_paths_agree
 
 VOCAB, HIDDEN, LAYERS = 13, 6, 2
 CELLS = ["gru", "rnn"]
@@ -32,21 +32,13 @@ def built(cell, rnn_mode="keras", **kwargs):
 def test_unrolled_scan_and_serving_paths_compute_the_keras_cell(cell, tmp_path):
     keras_model = built(cell)  # keras.layers.GRU / SimpleRNN themselves
     unrolled = built(cell, "unrolled")
-    path = tf.train.Checkpoint(model=keras_model).save(str(tmp_path / "ckpt"))
-    tf.train.Checkpoint(model=unrolled).restore(path).assert_consumed()
     assert keras_model.zero_state(3).shape == (LAYERS, 1, 3, HIDDEN)
     ids = tf.constant(np.random.RandomState(0).randint(0, VOCAB, (3, 7)),
                       tf.int32)
-    state = tf.random.stateless_normal([LAYERS, 1, 3, HIDDEN], seed=[1, 2])
-    expected_logits, expected_state = keras_model(ids, state)
-    logits, new_state = unrolled(ids, state)
-    np.testing.assert_allclose(logits, expected_logits, atol=1e-5)
-    np.testing.assert_allclose(new_state, expected_state, atol=1e-5)
-    # The scan over a window of unknown length (what serving runs).
-    dynamic = tf.function(lambda ids, state: unrolled(ids, state)[0],
-                          input_signature=[tf.TensorSpec([3, None], tf.int32),
-                                           tf.TensorSpec(state.shape)])
-    np.testing.assert_allclose(dynamic(ids, state), expected_logits, atol=1e-5)
+    # The unrolled path, and the scan over a window of unknown length (what
+    # serving runs), restore the keras mode's checkpoint and agree with it.
+    state, expected_logits, expected_state = assert_paths_agree(
+        unrolled, keras_model, ids, tmp_path)
     # The SavedModel's plain-TensorFlow stack, padding included.
     weights = recurrent.StackWeights.from_model(keras_model)
     padded = tf.concat([ids, tf.zeros([3, 2], tf.int32)], axis=1)
@@ -56,8 +48,6 @@ def test_unrolled_scan_and_serving_paths_compute_the_keras_cell(cell, tmp_path):
         recurrent.log_softmax_logits(weights, outputs[:, :7]),
         tf.nn.log_softmax(expected_logits), atol=1e-5)
     np.testing.assert_allclose(served_state, expected_state, atol=1e-5)
-
-    assert_same_gradients(unrolled, keras_model, ids, state)
 
 
 def test_cells_differ_and_block_mode_is_lstm_only():

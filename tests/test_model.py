@@ -112,21 +112,30 @@ def test_rnn_modes_agree_with_keras_and_share_checkpoints(model, rnn_mode,
                      rnn_mode=rnn_mode)
     other(tf.zeros([1, 1], tf.int32))
     # A checkpoint written by the keras mode restores into the other mode.
-    path = tf.train.Checkpoint(model=model).save(str(tmp_path / "ckpt"))
-    tf.train.Checkpoint(model=other).restore(path).assert_consumed()
-    ids = random_ids(3, 7)
-    state = tf.random.stateless_normal([LAYERS, 2, 3, HIDDEN], seed=[1, 2])
-    expected_logits, expected_state = model(ids, state)
-    logits, new_state = other(ids, state)
+    assert_paths_agree(other, model, random_ids(3, 7), tmp_path)
+
+
+def assert_paths_agree(net, reference, ids, tmp_path):
+    """net restores reference's checkpoint, then computes what reference
+    does (1e-5): logits and state from a random state, over a window of
+    static and of unknown length, and the weight gradients. Returns the
+    state used and reference's logits and new state."""
+    path = tf.train.Checkpoint(model=reference).save(str(tmp_path / "ckpt"))
+    tf.train.Checkpoint(model=net).restore(path).assert_consumed()
+    state = tf.random.stateless_normal(reference.zero_state(ids.shape[0]).shape,
+                                       seed=[1, 2])
+    expected_logits, expected_state = reference(ids, state)
+    logits, new_state = net(ids, state)
     np.testing.assert_allclose(logits, expected_logits, atol=1e-5)
     np.testing.assert_allclose(new_state, expected_state, atol=1e-5)
     # A window whose length is unknown when tracing (scan, or block's loop).
-    dynamic = tf.function(lambda ids, state: other(ids, state)[0],
-                          input_signature=[tf.TensorSpec([3, None], tf.int32),
-                                           tf.TensorSpec(state.shape)])
+    dynamic = tf.function(lambda ids, state: net(ids, state)[0],
+                          input_signature=[
+                              tf.TensorSpec([ids.shape[0], None], tf.int32),
+                              tf.TensorSpec(state.shape)])
     np.testing.assert_allclose(dynamic(ids, state), expected_logits, atol=1e-5)
-
-    assert_same_gradients(other, model, ids, state)
+    assert_same_gradients(net, reference, ids, state)
+    return state, expected_logits, expected_state
 
 
 def assert_same_gradients(net, reference, ids, state):
