@@ -4,6 +4,7 @@ import functools
 import sys
 
 from ptb_tf import save_dir
+from ptb_tf import serving_limits
 from ptb_tf import versions
 from ptb_tf.errors import UsageError, UserError
 
@@ -80,6 +81,16 @@ def model_level(saved_model, save_path) -> str:
             versions.resolve_saved_model(saved_model))
         return metadata.get("level", "word")
     return save_dir.run_level(save_path)
+
+
+def model_limits(saved_model, save_path) -> serving_limits.Limits:
+    """The largest request the model answers: an export's own limits, or the
+    defaults (a training run is served in memory with them)."""
+    if saved_model:
+        metadata = versions.read_metadata(
+            versions.resolve_saved_model(saved_model))
+        return serving_limits.Limits.from_dict(metadata.get("limits", {}))
+    return serving_limits.DEFAULT
 
 
 def check_utf8(name: str, value: str) -> str:

@@ -105,10 +105,6 @@ PRESETS: Dict[str, Config] = {
                    batch_size=20, vocab_size=10000),
 }
 
-# The most words one generate request may ask for, so that a request cannot
-# tie up a server (or a command line) for long.
-MAX_GENERATED_WORDS = 1000
-
 # The string-valued options and what each may be.
 CHOICES = {"cell": tuple(STATE_PARTS),
            "dropout": ("standard", "variational"),

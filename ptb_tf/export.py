@@ -14,6 +14,7 @@ from absl import flags
 
 from ptb_tf import cli
 from ptb_tf import save_dir
+from ptb_tf import serving_limits
 from ptb_tf import versions
 from ptb_tf.errors import UsageError
 
@@ -33,24 +34,48 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
     flags.DEFINE_integer("top_k", 10,
                          "Number of next words serving_default and step return.",
                          flag_values=flag_values)
+    default = serving_limits.DEFAULT
+    flags.DEFINE_integer("max_batch_size", default.max_batch_size,
+                         "Most sequences one request may send, and most "
+                         "batch_size of zero_state/start_state.",
+                         flag_values=flag_values)
+    flags.DEFINE_integer("max_sequence_length", default.max_sequence_length,
+                         "Most words per sequence in one request.",
+                         flag_values=flag_values)
+    flags.DEFINE_integer("max_num_words", default.max_num_words,
+                         "Most words one generate request may ask for.",
+                         flag_values=flag_values)
+
+
+def limits_from_flags(flag_values: flags.FlagValues = FLAGS):
+    """The serving limits the flags ask for (UsageError if one is bad)."""
+    return serving_limits.Limits(
+        max_batch_size=flag_values.max_batch_size,
+        max_sequence_length=flag_values.max_sequence_length,
+        max_num_words=flag_values.max_num_words)
 
 
 def export(config, save_path: str, vocab_path: str, export_dir: str,
-           top_k: int, checkpoint: str = "best") -> str:
+           top_k: int, checkpoint: str = "best",
+           limits: serving_limits.Limits = serving_limits.DEFAULT) -> str:
     """Writes a checkpoint of save_path as a new version; returns its folder.
 
-    checkpoint: "best" or "latest" (see training.load_model).
+    checkpoint: "best" or "latest" (see training.load_model). limits: the
+    largest request the export answers, checked in every signature and
+    written into its metadata.
     """
     tf = cli.quiet_tensorflow()
     from ptb_tf import serving  # pylint: disable=g-import-not-at-top
     from ptb_tf import training  # pylint: disable=g-import-not-at-top
     model = training.load_model(config, save_path, checkpoint, vocab_path)
-    module = serving.ServingModule(model, vocab_path, top_k=top_k)
+    module = serving.ServingModule(model, vocab_path, top_k=top_k,
+                                   limits=limits)
 
     def write(folder):
         tf.saved_model.save(module, folder, signatures=module.signatures())
         versions.write_metadata(folder,
-                                {"level": save_dir.run_level(save_path)})
+                                {"level": save_dir.run_level(save_path),
+                                 "limits": limits.to_dict()})
 
     return versions.write_version(export_dir, write)
 
@@ -65,9 +90,10 @@ def main(argv):
                          f"Received: checkpoint={FLAGS.checkpoint}")
     if FLAGS.top_k < 1:
         raise UsageError(f"--top_k must be >= 1. Received: top_k={FLAGS.top_k}")
+    limits = limits_from_flags()
     config, vocab_path = save_dir.load_run(FLAGS.save_path)
     path = export(config, FLAGS.save_path, vocab_path, FLAGS.export_dir,
-                  FLAGS.top_k, FLAGS.checkpoint)
+                  FLAGS.top_k, FLAGS.checkpoint, limits)
     print(f"Exported the {FLAGS.checkpoint} checkpoint of {FLAGS.save_path} "
           f"to {path}")
 

@@ -17,7 +17,6 @@ from absl import flags
 
 from ptb_tf import cli
 from ptb_tf import reader
-from ptb_tf.config import MAX_GENERATED_WORDS
 from ptb_tf.errors import UsageError
 
 FLAGS = flags.FLAGS
@@ -28,7 +27,8 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
     flags.DEFINE_string("prefix", None, "Words to continue (at least one).",
                         flag_values=flag_values)
     flags.DEFINE_integer("num_words", 20,
-                         f"Words to generate (1 to {MAX_GENERATED_WORDS}).",
+                         "Words to generate (1 to the model's max_num_words, "
+                         "1000 by default).",
                          flag_values=flag_values)
     flags.DEFINE_float("temperature", 1.0,
                        "Divides the logits: below 1 sharper, above 1 flatter.",
@@ -49,15 +49,22 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
 
 def check_flags(flag_values: flags.FlagValues):
     """Returns the prefix tokens and the model's level ("word" or "char"),
-    or raises UsageError naming the bad flag."""
+    or raises UsageError naming the bad flag. Sizes are checked against the
+    model's serving limits, so that no request is refused later."""
     cli.check_model_source(flag_values.saved_model, flag_values.save_path)
     level = cli.model_level(flag_values.saved_model, flag_values.save_path)
+    limits = cli.model_limits(flag_values.saved_model, flag_values.save_path)
     prefix = reader.split_tokens(
         cli.check_utf8("prefix", flag_values.prefix or ""), level)
     if not prefix or (level == "char" and not "".join(prefix).strip()):
         raise UsageError("--prefix needs at least one word to continue")
-    if not 1 <= flag_values.num_words <= MAX_GENERATED_WORDS:
-        raise UsageError(f"--num_words must be from 1 to {MAX_GENERATED_WORDS}. "
+    if len(prefix) > limits.max_sequence_length:
+        raise UsageError(f"--prefix has {len(prefix)} tokens; this model takes "
+                         f"at most {limits.max_sequence_length} per request "
+                         "(its max_sequence_length): shorten the prefix")
+    if not 1 <= flag_values.num_words <= limits.max_num_words:
+        raise UsageError(f"--num_words must be from 1 to {limits.max_num_words} "
+                         "(this model's max_num_words). "
                          f"Received: num_words={flag_values.num_words}")
     if not flag_values.temperature > 0:
         raise UsageError("--temperature must be > 0. "
@@ -69,6 +76,11 @@ def check_flags(flag_values: flags.FlagValues):
     if flag_values.num_samples < 1:
         raise UsageError("--num_samples must be >= 1. "
                          f"Received: num_samples={flag_values.num_samples}")
+    for name in ("num_samples", "beam_width"):
+        if flag_values[name].value > limits.max_batch_size:
+            raise UsageError(f"--{name} must be <= {limits.max_batch_size} "
+                             "(this model's max_batch_size). "
+                             f"Received: {name}={flag_values[name].value}")
     return prefix, level
 
 

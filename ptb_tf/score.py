@@ -23,6 +23,7 @@ from absl import flags
 
 from ptb_tf import cli
 from ptb_tf import reader
+from ptb_tf import serving_limits
 from ptb_tf.errors import UsageError, UserError
 from ptb_tf.vocab import EOS
 
@@ -40,7 +41,9 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                          "Lines per request with --independent.",
                          flag_values=flag_values)
     flags.DEFINE_integer("window", 1000,
-                         "Tokens per request when reading a stream.",
+                         "Tokens per group of lines when reading a stream "
+                         "(a request carries at most the model's "
+                         "max_sequence_length of them).",
                          flag_values=flag_values)
 
 
@@ -82,38 +85,67 @@ def chunks(lines: Iterator[str], limit: int, by_tokens: bool,
 
 
 class Scorer:
-    """Scores lines through the model's signatures, keeping corpus totals."""
+    """Scores lines through the model's signatures, keeping corpus totals.
 
-    def __init__(self, signatures, level: str = "word"):
+    Requests stay within the model's serving limits: a text longer than
+    max_sequence_length tokens goes in pieces, the state carried between
+    them (exact: the same numbers as one long request).
+    """
+
+    def __init__(self, signatures, level: str = "word",
+                 limits: serving_limits.Limits = serving_limits.DEFAULT):
         import tensorflow as tf  # pylint: disable=g-import-not-at-top
         self.tf = tf
         self.signatures = signatures
         self.level = level
+        self.piece = limits.max_sequence_length
         self.total_log_prob = 0.0
         self.total_tokens = 0
         self.state = signatures["start_state"](batch_size=1)["state"]
 
+    def _continue(self, words: List[str], state):
+        """Token log-probabilities of words [T] after state [.., 1, H], in
+        pieces; returns them as a list and the state after the last."""
+        log_probs = []
+        for start in range(0, len(words), self.piece):
+            result = self.signatures["score_from_state"](
+                words=self.tf.constant([words[start:start + self.piece]]),
+                state=state)
+            state = result["state"]
+            log_probs.extend(result["token_log_probabilities"].numpy()[0])
+        return log_probs, state
+
     def stream(self, lines: List[str]) -> List[float]:
         """Scores lines in the context of everything scored before them."""
         words = [word for line in lines for word in tokens(line, self.level)]
-        result = self.signatures["score_from_state"](
-            words=self.tf.constant([words]), state=self.state)
-        self.state = result["state"]
-        log_probs = result["token_log_probabilities"].numpy()[0]
+        log_probs, self.state = self._continue(words, self.state)
         totals, start = [], 0
         for line in lines:
             end = start + len(tokens(line, self.level))
-            totals.append(float(log_probs[start:end].sum()))
+            totals.append(float(sum(log_probs[start:end])))
             start = end
         return totals
 
     def independent(self, lines: List[str]) -> List[float]:
-        """Scores each line from a sentence start, in one padded batch."""
+        """Scores each line from a sentence start: the lines that fit one
+        request in one padded batch, a longer line in pieces."""
         rows = [tokens(line, self.level) for line in lines]
-        width = max(len(row) for row in rows)
-        padded = [row + [""] * (width - len(row)) for row in rows]
-        result = self.signatures["score"](words=self.tf.constant(padded))
-        return [float(value) for value in result["log_probability"].numpy()]
+        totals = [0.0] * len(rows)
+        short = [index for index, row in enumerate(rows)
+                 if len(row) <= self.piece]
+        if short:
+            width = max(len(rows[index]) for index in short)
+            padded = [rows[index] + [""] * (width - len(rows[index]))
+                      for index in short]
+            result = self.signatures["score"](words=self.tf.constant(padded))
+            for index, value in zip(short,
+                                    result["log_probability"].numpy()):
+                totals[index] = float(value)
+        start = self.signatures["start_state"](batch_size=1)["state"]
+        for index, row in enumerate(rows):
+            if len(row) > self.piece:
+                totals[index] = float(sum(self._continue(row, start)[0]))
+        return totals
 
     def report(self, lines: List[str], totals: List[float]) -> None:
         for line, total in zip(lines, totals):
@@ -138,10 +170,15 @@ def main(argv):
         raise UserError(f"--input={FLAGS.input} not found; pass a text file "
                         "or - for standard input")
     level = cli.model_level(FLAGS.saved_model, FLAGS.save_path)
+    limits = cli.model_limits(FLAGS.saved_model, FLAGS.save_path)
+    if FLAGS.batch_size > limits.max_batch_size:
+        raise UsageError(f"--batch_size must be <= {limits.max_batch_size} "
+                         "(this model's max_batch_size). "
+                         f"Received: batch_size={FLAGS.batch_size}")
     cli.quiet_tensorflow()
     from ptb_tf import loading  # pylint: disable=g-import-not-at-top
     scorer = Scorer(loading.load_signatures(FLAGS.saved_model, FLAGS.save_path),
-                    level)
+                    level, limits)
     if FLAGS.independent:
         groups = chunks(read_lines(FLAGS.input), FLAGS.batch_size, False)
         score_group = scorer.independent

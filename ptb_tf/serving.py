@@ -30,15 +30,23 @@ H hidden; sequences are padded at the end with "" to a common length):
                      words string [B, num_words], log_probability float32 [B].
 
 S is the number of state tensors per layer: 2 for an LSTM (c, h), 1 for a
-GRU or a tanh RNN (h). Natural logarithms throughout. Bad inputs fail with InvalidArgumentError and a
-message that says what is wrong.
+GRU or a tanh RNN (h). Natural logarithms throughout. Bad inputs fail with
+InvalidArgumentError and a message that says what is wrong.
+
+Every size a request controls (B, T, num_words, top_k, batch_size) is checked
+against the export's Limits (ptb_tf/serving_limits.py) before any op whose
+size depends on it runs: each signature first passes its inputs through
+tf.identity under a control dependency on the checks, and computes only from
+those gated copies, so no allocation can be scheduled ahead of a check. A
+request over a limit fails with InvalidArgumentError and leaves the server
+serving.
 """
 
 import tensorflow as tf
 
 from ptb_tf import recurrent
 from ptb_tf import sampling
-from ptb_tf.config import MAX_GENERATED_WORDS
+from ptb_tf import serving_limits
 from ptb_tf.vocab import EOS, UNK, Vocabulary
 
 _STRING_BATCH = tf.TensorSpec([None, None], tf.string)
@@ -47,8 +55,10 @@ _STRING_BATCH = tf.TensorSpec([None, None], tf.string)
 class ServingModule(tf.Module):
     """A trained PTBModel's weights and vocabulary, with serving signatures."""
 
-    def __init__(self, model, vocab_path: str, top_k: int = 10):
+    def __init__(self, model, vocab_path: str, top_k: int = 10,
+                 limits: serving_limits.Limits = serving_limits.DEFAULT):
         super().__init__(name="ptb_language_model")
+        self.limits = limits
         vocab = Vocabulary.load(vocab_path)
         if len(vocab) != model.vocab_size:
             raise ValueError(f"vocab.txt has {len(vocab)} words but the model "
@@ -130,13 +140,6 @@ class ServingModule(tf.Module):
     def _words(self, ids):
         return self.id_to_word.lookup(tf.cast(ids, tf.int64))
 
-    def _check_state(self, state, batch_size):
-        return tf.debugging.assert_equal(
-            tf.shape(state)[2], batch_size,
-            message="state has another batch size than the words: pass the "
-                    "state returned for this batch, or zero_state/start_state "
-                    "of the same batch size")
-
     def _next_log_probs(self, state):
         """state [L, S, B, H] -> float32 [B, V] for the word after it."""
         return recurrent.log_softmax_logits(self._weights(), state[-1, -1])
@@ -149,42 +152,84 @@ class ServingModule(tf.Module):
         top = tf.math.top_k(log_probs, self.top_k)
         return self._words(top.indices), top.values
 
-    def _checked_words(self, words):
-        """Mask of real words [B, T]; fails unless every row has one."""
-        mask = tf.not_equal(words, "")
-        counts = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
-        checks = [
+    # Checks. Each returns assert ops; _gated() makes the inputs wait for them.
+
+    def _at_most(self, value, limit, name):
+        return tf.debugging.assert_less_equal(
+            value, tf.constant(limit, value.dtype),
+            message=f"{name} must be <= {limit} (a limit of this export; "
+                    "split the request, or export with a larger limit)")
+
+    def _batch_checks(self, batch_size, name="batch size"):
+        return [tf.debugging.assert_non_negative(
+                    batch_size, message=f"{name} must be >= 0"),
+                self._at_most(batch_size, self.limits.max_batch_size, name)]
+
+    def _sequence_checks(self, tokens, name):
+        """tokens [B, T] of strings or ids: B and T within the limits."""
+        shape = tf.shape(tokens)
+        return (self._batch_checks(shape[0], f"the batch size of {name}")
+                + [self._at_most(shape[1], self.limits.max_sequence_length,
+                                 f"the length of the sequences in {name}")])
+
+    def _word_checks(self, words, name="words"):
+        """words string [B, T]: within the limits, every row with a word."""
+        counts = tf.reduce_sum(tf.cast(tf.not_equal(words, ""), tf.int32),
+                               axis=1)
+        return self._sequence_checks(words, name) + [
             tf.debugging.assert_positive(
                 tf.size(words),
-                message="words is empty: send at least one sequence of at "
+                message=f"{name} is empty: send at least one sequence of at "
                         "least one word"),
             tf.debugging.assert_positive(
-                counts, message="a sequence has no words (all empty "
-                                "strings): every sequence needs at least one"),
+                counts, message=f"a sequence of {name} has no words (all "
+                                "empty strings): every sequence needs at "
+                                "least one"),
         ]
-        with tf.control_dependencies(checks):
-            return tf.identity(mask), counts
 
-    # The signatures.
+    def _id_checks(self, ids):
+        """Ids outside the vocabulary fail here: a GPU embedding lookup
+        would silently return zeros for them."""
+        return [
+            tf.debugging.assert_non_negative(ids, message="ids must be >= 0"),
+            tf.debugging.assert_less(
+                ids, self.vocab_size,
+                message=f"ids must be < the vocabulary size {self.vocab_size}"),
+        ]
+
+    def _state_checks(self, state, batch_size):
+        return [tf.debugging.assert_equal(
+            tf.shape(state)[2], batch_size,
+            message="state has another batch size than the words: pass the "
+                    "state returned for this batch, or zero_state/start_state "
+                    "of the same batch size")]
+
+    @staticmethod
+    def _gated(checks, *inputs):
+        """The inputs, available only once every check has passed."""
+        with tf.control_dependencies(checks):
+            gated = [tf.identity(value) for value in inputs]
+        return gated[0] if len(gated) == 1 else gated
+
+    # The signatures. Each gates its inputs first and uses only the gated ones.
 
     def _zero_state(self, batch_size):
-        with tf.control_dependencies([tf.debugging.assert_non_negative(
-                batch_size, message="batch_size must be >= 0")]):
-            return {"state": tf.zeros(
-                [self.num_layers, self.state_parts, batch_size,
-                 self.hidden_size])}
+        batch_size = self._gated(self._batch_checks(batch_size, "batch_size"),
+                                 batch_size)
+        return {"state": tf.zeros(
+            [self.num_layers, self.state_parts, batch_size,
+             self.hidden_size])}
 
     def _start_state(self, batch_size):
         state = self._zero_state(batch_size)["state"]
-        ids = tf.fill([batch_size, 1], self.eos_id)
+        ids = tf.fill([tf.shape(state)[2], 1], self.eos_id)
         _, state = self._advance(ids, tf.ones_like(ids, tf.bool), state)
         return {"state": state}
 
-    def _score_from_state(self, words, state):
-        mask, counts = self._checked_words(words)
-        with tf.control_dependencies([self._check_state(state,
-                                                        tf.shape(words)[0])]):
-            ids = self._lookup(words)
+    def _scored(self, words, state):
+        """Gated words [B, T] from `state` -> log-probabilities and state."""
+        mask = tf.not_equal(words, "")
+        ids = self._lookup(words)
         outputs, new_state = self._advance(ids, mask, state)
         # The word at t is predicted from the output at t - 1; the first one
         # from the state passed in.
@@ -198,71 +243,81 @@ class ServingModule(tf.Module):
             mask, tf.gather(logits, ids, batch_dims=2)
             - tf.reduce_logsumexp(logits, axis=-1), 0.0)
         total = tf.reduce_sum(token_log_probs, axis=1)
+        counts = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
         return {"log_probability": total, "num_tokens": counts,
                 "perplexity": tf.exp(-total / tf.cast(counts, tf.float32)),
                 "token_log_probabilities": token_log_probs,
                 "state": new_state}
 
+    def _score_from_state(self, words, state):
+        checks = self._word_checks(words) + self._state_checks(
+            state, tf.shape(words)[0])
+        return self._scored(*self._gated(checks, words, state))
+
     def _score(self, words):
-        start = self._start_state(tf.shape(words)[0])["state"]
-        result = self._score_from_state(words, start)
+        words = self._gated(self._word_checks(words), words)
+        result = self._scored(
+            words, self._start_state(tf.shape(words)[0])["state"])
         del result["state"]
         return result
 
     def _serving_default(self, words):
-        mask, _ = self._checked_words(words)
+        words = self._gated(self._word_checks(words), words)
         state = self._start_state(tf.shape(words)[0])["state"]
-        _, state = self._advance(self._lookup(words), mask, state)
+        _, state = self._advance(self._lookup(words), tf.not_equal(words, ""),
+                                 state)
         top_words, top_log_probs = self._top(self._next_log_probs(state))
         return {"top_words": top_words,
                 "top_probabilities": tf.exp(top_log_probs)}
 
-    def _check_ids(self, ids):
-        """Ids outside the vocabulary fail here: a GPU embedding lookup
-        would silently return zeros for them."""
-        return [
-            tf.debugging.assert_non_negative(ids, message="ids must be >= 0"),
-            tf.debugging.assert_less(
-                ids, self.vocab_size,
-                message=f"ids must be < the vocabulary size {self.vocab_size}"),
-        ]
-
     def _ids_to_words(self, ids):
-        with tf.control_dependencies(self._check_ids(ids)):
-            return {"words": self._words(tf.identity(ids))}
+        checks = self._sequence_checks(ids, "ids") + self._id_checks(ids)
+        return {"words": self._words(self._gated(checks, ids))}
 
-    def _step_ids(self, ids, state):
-        checks = self._check_ids(ids) + [
-            self._check_state(state, tf.shape(ids)[0])]
-        with tf.control_dependencies(checks):
-            ids = tf.identity(ids)[:, None]
+    def _stepped(self, ids, state):
+        """Gated ids [B] from state -> the step signatures' outputs."""
+        ids = ids[:, None]
         _, state = self._advance(ids, tf.ones_like(ids, tf.bool), state)
         log_probs = self._next_log_probs(state)
         top_words, top_log_probs = self._top(log_probs)
         return {"log_probabilities": log_probs, "top_words": top_words,
                 "top_log_probabilities": top_log_probs, "state": state}
 
+    def _step_checks(self, tokens, state, name):
+        """tokens [B], one per sequence, and the state they continue."""
+        return (self._batch_checks(tf.size(tokens), f"the batch size of {name}")
+                + [tf.debugging.assert_positive(
+                    tf.size(tokens), message=f"{name} is empty: send one "
+                                             "per sequence")]
+                + self._state_checks(state, tf.size(tokens)))
+
+    def _step_ids(self, ids, state):
+        checks = self._step_checks(ids, state, "ids") + self._id_checks(ids)
+        return self._stepped(*self._gated(checks, ids, state))
+
     def _step(self, words, state):
-        with tf.control_dependencies([tf.debugging.assert_positive(
-                tf.size(words), message="words is empty: send one word per "
-                                        "sequence")]):
-            ids = self._lookup(words)
-        return self._step_ids(ids, state)
+        words, state = self._gated(self._step_checks(words, state, "words"),
+                                   words, state)
+        return self._stepped(self._lookup(words), state)
 
     def _generate(self, prefix, num_words, temperature, top_k, seed):
-        mask, _ = self._checked_words(prefix)
-        checks = [
+        limit = self.limits.max_num_words
+        checks = self._word_checks(prefix, "prefix") + [
             tf.debugging.assert_positive(
                 temperature, message="temperature must be > 0"),
             tf.debugging.assert_positive(
                 num_words, message="num_words must be >= 1"),
-            tf.debugging.assert_less_equal(
-                num_words, MAX_GENERATED_WORDS,
-                message=f"num_words must be <= {MAX_GENERATED_WORDS}"),
+            self._at_most(num_words, limit, "num_words"),
+            tf.debugging.assert_non_negative(
+                top_k, message="top_k must be >= 0 (0: all words)"),
+            self._at_most(top_k, self.vocab_size,
+                          "top_k (the vocabulary size)"),
         ]
-        with tf.control_dependencies(checks):
-            state = self._start_state(tf.shape(prefix)[0])["state"]
-        _, state = self._advance(self._lookup(prefix), mask, state)
+        prefix, num_words, temperature, top_k = self._gated(
+            checks, prefix, num_words, temperature, top_k)
+        state = self._start_state(tf.shape(prefix)[0])["state"]
+        _, state = self._advance(self._lookup(prefix),
+                                 tf.not_equal(prefix, ""), state)
 
         def step_fn(ids, state):
             _, state = self._advance(ids[:, None],
