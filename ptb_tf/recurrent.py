@@ -314,6 +314,27 @@ def run_stack(weights: StackWeights, ids, mask, state):
     return tf.transpose(outputs, [1, 0, 2]), tf.stack(new_states)
 
 
+def step_stack(weights: StackWeights, ids, state):
+    """One time step of the whole stack, with no loop (a single request step,
+    and the TFLite model, whose converter gains nothing from a loop of one).
+
+    ids: int32 [batch]; state: float32 [num_layers, STATE_PARTS[cell], batch,
+    hidden]. Returns the new state, shaped as `state`.
+    """
+    inputs = tf.gather(weights.embedding, ids)
+    parts = STATE_PARTS[weights.cell]
+    new_states = []
+    for layer, (kernel, recurrent_kernel, bias) in enumerate(zip(
+            weights.kernels, weights.recurrent_kernels, weights.biases)):
+        layer_state = cell_step(
+            weights.cell, input_projection(weights.cell, inputs, kernel, bias),
+            tuple(state[layer, part] for part in range(parts)),
+            recurrent_kernel, bias)
+        new_states.append(tf.stack(layer_state))
+        inputs = layer_state[-1]
+    return tf.stack(new_states)
+
+
 def log_softmax_logits(weights: StackWeights, outputs):
     """outputs float32 [..., hidden] -> log-probabilities float32 [..., vocab]."""
     logits = tf.tensordot(outputs, weights.softmax_kernel, 1) + weights.softmax_bias

@@ -148,6 +148,13 @@ class ServingModule(tf.Module):
         """Feeds ids [B, T] (mask [B, T]) -> top outputs [B, T, H], state."""
         return recurrent.run_stack(self._weights(), ids, mask, state)
 
+    def step_log_probs(self, ids, state):
+        """ids int32 [B], state [L, S, B, H] -> log-probabilities float32
+        [B, V] of the word after each id, and the new state. No checks: the
+        step of the TFLite export as well (ptb_tf/tflite_export.py)."""
+        state = recurrent.step_stack(self._weights(), ids, state)
+        return self._next_log_probs(state), state
+
     def _top(self, log_probs):
         top = tf.math.top_k(log_probs, self.top_k)
         return self._words(top.indices), top.values
@@ -276,9 +283,7 @@ class ServingModule(tf.Module):
 
     def _stepped(self, ids, state):
         """Gated ids [B] from state -> the step signatures' outputs."""
-        ids = ids[:, None]
-        _, state = self._advance(ids, tf.ones_like(ids, tf.bool), state)
-        log_probs = self._next_log_probs(state)
+        log_probs, state = self.step_log_probs(ids, state)
         top_words, top_log_probs = self._top(log_probs)
         return {"log_probabilities": log_probs, "top_words": top_words,
                 "top_log_probabilities": top_log_probs, "state": state}
@@ -319,13 +324,7 @@ class ServingModule(tf.Module):
         _, state = self._advance(self._lookup(prefix),
                                  tf.not_equal(prefix, ""), state)
 
-        def step_fn(ids, state):
-            _, state = self._advance(ids[:, None],
-                                     tf.ones([tf.shape(ids)[0], 1], tf.bool),
-                                     state)
-            return self._next_log_probs(state), state
-
         ids, total = sampling.sample_sequence(
-            step_fn, self._next_log_probs(state), state, num_words,
+            self.step_log_probs, self._next_log_probs(state), state, num_words,
             temperature, top_k, seed)
         return {"words": self._words(ids), "log_probability": total}
