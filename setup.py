@@ -8,10 +8,12 @@ setup(
     packages=find_packages(include=["ptb_tf", "ptb_tf.*"]),
     python_requires=">=3.9",
     install_requires=["tensorflow>=2.16", "numpy", "absl-py"],
-    # plot: the PNG map of ptb_tf.embeddings. test: pytest, plus what the
-    # tests exercise: a PNG map, and the notebook run headless.
+    # plot: the PNG map of ptb_tf.embeddings. tflite: LiteRT's interpreter
+    # for TFLite exports. test: pytest, plus what the tests exercise: a PNG
+    # map, the notebook run headless, TFLite exports.
     extras_require={"test": ["pytest", "matplotlib", "nbclient", "nbformat",
-                             "ipykernel"],
-                    "plot": ["matplotlib"]},
+                             "ipykernel", "ai-edge-litert"],
+                    "plot": ["matplotlib"],
+                    "tflite": ["ai-edge-litert"]},
     entry_points={"console_scripts": ["ptb-train=ptb_tf.train:run"]},
 )

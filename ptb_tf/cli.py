@@ -5,6 +5,7 @@ import sys
 
 from ptb_tf import save_dir
 from ptb_tf import serving_limits
+from ptb_tf import tflite_model
 from ptb_tf import versions
 from ptb_tf.errors import UsageError, UserError
 
@@ -40,14 +41,21 @@ def guarded(main, interrupted: str = "interrupted"):
     return wrapper
 
 
-def define_model_source_flags(flag_values) -> None:
-    """--saved_model and --save_path: where a tool finds the trained model."""
+def define_model_source_flags(flag_values, tflite: bool = False) -> None:
+    """--saved_model and --save_path (and --tflite): where a tool finds the
+    trained model."""
     from absl import flags  # pylint: disable=g-import-not-at-top
     flags.DEFINE_string("saved_model", None,
                         "An export: NAME (its newest version) or NAME/VERSION.",
                         flag_values=flag_values)
     flags.DEFINE_string("save_path", None, "A training run's folder.",
                         flag_values=flag_values)
+    if tflite:
+        flags.DEFINE_string("tflite", None,
+                            "A TFLite export (python -m ptb_tf.export "
+                            "--format=tflite): NAME, NAME/VERSION or its "
+                            "model.tflite; runs in LiteRT's interpreter.",
+                            flag_values=flag_values)
 
 
 def check_no_arguments(argv) -> None:
@@ -63,33 +71,50 @@ def require_data_path(data_path) -> None:
                          "ptb.train.txt, ptb.valid.txt and ptb.test.txt")
 
 
-def check_model_source(saved_model, save_path) -> None:
-    """Checks --saved_model / --save_path (one of them, and a model there)."""
-    if bool(saved_model) == bool(save_path):
+def model_source(flag_values) -> dict:
+    """The model flags of a tool, as keyword arguments of check_model_source,
+    model_level, model_limits and loading.load_signatures."""
+    return {name: flag_values[name].value if name in flag_values else None
+            for name in ("saved_model", "save_path", "tflite")}
+
+
+def check_model_source(saved_model, save_path, tflite=None) -> None:
+    """Checks the model flags: exactly one of them, and a model there."""
+    given = [name for name, value in (("--saved_model", saved_model),
+                                      ("--save_path", save_path),
+                                      ("--tflite", tflite)) if value]
+    if len(given) != 1:
         raise UsageError("pass exactly one of --saved_model (an export) and "
-                         "--save_path (a training run)")
+                         "--save_path (a training run)"
+                         + (" and --tflite (a TFLite export)"
+                            if tflite is not None or "--tflite" in given else ""))
     if saved_model:
         versions.resolve_saved_model(saved_model)
+    elif tflite:
+        tflite_model.resolve(tflite)
     else:
         save_dir.load_run(save_path)
 
 
-def model_level(saved_model, save_path) -> str:
+def _metadata(saved_model, tflite) -> dict:
+    if tflite:
+        return versions.read_metadata(tflite_model.resolve(tflite))
+    return versions.read_metadata(versions.resolve_saved_model(saved_model))
+
+
+def model_level(saved_model, save_path, tflite=None) -> str:
     """"word" or "char": how the model's text is cut into tokens."""
-    if saved_model:
-        metadata = versions.read_metadata(
-            versions.resolve_saved_model(saved_model))
-        return metadata.get("level", "word")
+    if saved_model or tflite:
+        return _metadata(saved_model, tflite).get("level", "word")
     return save_dir.run_level(save_path)
 
 
-def model_limits(saved_model, save_path) -> serving_limits.Limits:
+def model_limits(saved_model, save_path, tflite=None) -> serving_limits.Limits:
     """The largest request the model answers: an export's own limits, or the
     defaults (a training run is served in memory with them)."""
-    if saved_model:
-        metadata = versions.read_metadata(
-            versions.resolve_saved_model(saved_model))
-        return serving_limits.Limits.from_dict(metadata.get("limits", {}))
+    if saved_model or tflite:
+        return serving_limits.Limits.from_dict(
+            _metadata(saved_model, tflite).get("limits", {}))
     return serving_limits.DEFAULT
 
 

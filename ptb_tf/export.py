@@ -1,12 +1,15 @@
-r"""Exports a trained model as a SavedModel for TensorFlow Serving.
+r"""Exports a trained model as a SavedModel for TensorFlow Serving, or as a
+TFLite model for LiteRT on a device.
 
     python -m ptb_tf.export --save_path=/tmp/ptb_small \
         --export_dir=saved_models/ptb_small
+    python -m ptb_tf.export --save_path=/tmp/ptb_small --format=tflite \
+        --quantize --export_dir=saved_models/ptb_small_int8
 
 writes saved_models/ptb_small/VERSION/, VERSION one more than the highest
 already there, from the checkpoint with the best validation perplexity
 (--checkpoint=latest for the latest one). See ptb_tf/serving.py for the
-signatures.
+SavedModel's signatures and ptb_tf/tflite_export.py for the TFLite model.
 """
 
 from absl import app
@@ -31,6 +34,14 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
     flags.DEFINE_string("checkpoint", "best",
                         "Which checkpoint to export: best (best validation "
                         "perplexity) or latest.", flag_values=flag_values)
+    flags.DEFINE_enum("format", "savedmodel", ["savedmodel", "tflite"],
+                      "savedmodel: for TensorFlow Serving and Python; tflite: "
+                      "the step function for LiteRT (on a device).",
+                      flag_values=flag_values)
+    flags.DEFINE_bool("quantize", False,
+                      "With --format=tflite: int8 weights (dynamic-range "
+                      "quantization), about a quarter of the size.",
+                      flag_values=flag_values)
     flags.DEFINE_integer("top_k", 10,
                          "Number of next words serving_default and step return.",
                          flag_values=flag_values)
@@ -57,17 +68,23 @@ def limits_from_flags(flag_values: flags.FlagValues = FLAGS):
 
 def export(config, save_path: str, vocab_path: str, export_dir: str,
            top_k: int, checkpoint: str = "best",
-           limits: serving_limits.Limits = serving_limits.DEFAULT) -> str:
+           limits: serving_limits.Limits = serving_limits.DEFAULT,
+           export_format: str = "savedmodel", quantize: bool = False) -> str:
     """Writes a checkpoint of save_path as a new version; returns its folder.
 
     checkpoint: "best" or "latest" (see training.load_model). limits: the
     largest request the export answers, checked in every signature and
-    written into its metadata.
+    written into its metadata. export_format: "savedmodel" or "tflite"
+    (quantize: int8 weights).
     """
     tf = cli.quiet_tensorflow()
     from ptb_tf import serving  # pylint: disable=g-import-not-at-top
     from ptb_tf import training  # pylint: disable=g-import-not-at-top
     model = training.load_model(config, save_path, checkpoint, vocab_path)
+    if export_format == "tflite":
+        from ptb_tf import tflite_export  # pylint: disable=g-import-not-at-top
+        return tflite_export.export(model, save_path, vocab_path, export_dir,
+                                    quantize, limits)
     module = serving.ServingModule(model, vocab_path, top_k=top_k,
                                    limits=limits)
 
@@ -88,14 +105,20 @@ def main(argv):
     if FLAGS.checkpoint not in ("best", "latest"):
         raise UsageError("--checkpoint must be best or latest. "
                          f"Received: checkpoint={FLAGS.checkpoint}")
+    if FLAGS.quantize and FLAGS.format != "tflite":
+        raise UsageError("--quantize needs --format=tflite (a SavedModel "
+                         "keeps float32 weights)")
     if FLAGS.top_k < 1:
         raise UsageError(f"--top_k must be >= 1. Received: top_k={FLAGS.top_k}")
     limits = limits_from_flags()
     config, vocab_path = save_dir.load_run(FLAGS.save_path)
     path = export(config, FLAGS.save_path, vocab_path, FLAGS.export_dir,
-                  FLAGS.top_k, FLAGS.checkpoint, limits)
+                  FLAGS.top_k, FLAGS.checkpoint, limits, FLAGS.format,
+                  FLAGS.quantize)
+    kind = ("an int8 TFLite model" if FLAGS.quantize else "a TFLite model"
+            ) if FLAGS.format == "tflite" else "a SavedModel"
     print(f"Exported the {FLAGS.checkpoint} checkpoint of {FLAGS.save_path} "
-          f"to {path}")
+          f"as {kind} to {path}")
 
 
 def run() -> None:

@@ -12,6 +12,7 @@ its `step_ids` signature. Log-probabilities are natural logarithms of the
 continuation given the prefix.
 """
 
+import numpy as np
 from absl import app
 from absl import flags
 
@@ -23,7 +24,7 @@ FLAGS = flags.FLAGS
 
 
 def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
-    cli.define_model_source_flags(flag_values)
+    cli.define_model_source_flags(flag_values, tflite=True)
     flags.DEFINE_string("prefix", None, "Words to continue (at least one).",
                         flag_values=flag_values)
     flags.DEFINE_integer("num_words", 20,
@@ -51,9 +52,9 @@ def check_flags(flag_values: flags.FlagValues):
     """Returns the prefix tokens and the model's level ("word" or "char"),
     or raises UsageError naming the bad flag. Sizes are checked against the
     model's serving limits, so that no request is refused later."""
-    cli.check_model_source(flag_values.saved_model, flag_values.save_path)
-    level = cli.model_level(flag_values.saved_model, flag_values.save_path)
-    limits = cli.model_limits(flag_values.saved_model, flag_values.save_path)
+    cli.check_model_source(**cli.model_source(flag_values))
+    level = cli.model_level(**cli.model_source(flag_values))
+    limits = cli.model_limits(**cli.model_source(flag_values))
     prefix = reader.split_tokens(
         cli.check_utf8("prefix", flag_values.prefix or ""), level)
     if not prefix or (level == "char" and not "".join(prefix).strip()):
@@ -106,8 +107,8 @@ def beam_search(signatures, prefix, beam_width, num_words):
     log_probs, state = state_after(signatures, prefix)
     beams = sampling.beam_search(step_fn, log_probs, state, beam_width,
                                  num_words)
-    words = signatures["ids_to_words"](
-        ids=tf.constant([ids for ids, _ in beams], tf.int32))["words"].numpy()
+    words = np.asarray(signatures["ids_to_words"](
+        ids=tf.constant([ids for ids, _ in beams], tf.int32))["words"])
     return [([word.decode("utf-8") for word in row], log_prob)
             for row, (_, log_prob) in zip(words, beams)]
 
@@ -117,7 +118,7 @@ def main(argv):
     prefix, level = check_flags(FLAGS)
     tf = cli.quiet_tensorflow()
     from ptb_tf import loading  # pylint: disable=g-import-not-at-top
-    signatures = loading.load_signatures(FLAGS.saved_model, FLAGS.save_path)
+    signatures = loading.load_signatures(**cli.model_source(FLAGS))
     if FLAGS.beam_width:
         for words, log_prob in beam_search(signatures, prefix, FLAGS.beam_width,
                                            FLAGS.num_words):
@@ -129,8 +130,8 @@ def main(argv):
         num_words=tf.constant(FLAGS.num_words),
         temperature=tf.constant(FLAGS.temperature, tf.float32),
         top_k=tf.constant(top_k), seed=tf.constant(FLAGS.seed, tf.int64))
-    for words, log_prob in zip(result["words"].numpy(),
-                               result["log_probability"].numpy()):
+    for words, log_prob in zip(np.asarray(result["words"]),
+                               np.asarray(result["log_probability"])):
         generated = [word.decode("utf-8") for word in words]
         print(f"{log_prob:.3f}\t{reader.join_tokens(prefix + generated, level)}")
 

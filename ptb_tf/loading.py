@@ -11,18 +11,22 @@ import tensorflow as tf
 
 from ptb_tf import cli
 from ptb_tf import save_dir
+from ptb_tf import tflite_model
 from ptb_tf import versions
 
 Signatures = Dict[str, Callable[..., Dict[str, tf.Tensor]]]
 
 
 def load_signatures(saved_model: str = None, save_path: str = None,
-                    checkpoint: str = "best") -> Signatures:
-    """Signature name -> function taking and returning named tensors.
+                    checkpoint: str = "best", tflite: str = None) -> Signatures:
+    """Signature name -> function taking and returning named tensors (numpy
+    arrays for a TFLite export).
 
     checkpoint: which checkpoint of a save_path, "best" or "latest".
     """
-    cli.check_model_source(saved_model, save_path)
+    cli.check_model_source(saved_model, save_path, tflite)
+    if tflite:
+        return tflite_model.TFLiteModel(tflite).signatures()
     if saved_model:
         return tf.saved_model.load(
             versions.resolve_saved_model(saved_model)).signatures

@@ -18,6 +18,7 @@ import os
 import sys
 from typing import Iterator, List
 
+import numpy as np
 from absl import app
 from absl import flags
 
@@ -31,7 +32,7 @@ FLAGS = flags.FLAGS
 
 
 def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
-    cli.define_model_source_flags(flag_values)
+    cli.define_model_source_flags(flag_values, tflite=True)
     flags.DEFINE_string("input", "-", "Text file, one sentence a line; - for "
                         "standard input.", flag_values=flag_values)
     flags.DEFINE_bool("independent", False,
@@ -112,7 +113,7 @@ class Scorer:
                 words=self.tf.constant([words[start:start + self.piece]]),
                 state=state)
             state = result["state"]
-            log_probs.extend(result["token_log_probabilities"].numpy()[0])
+            log_probs.extend(np.asarray(result["token_log_probabilities"])[0])
         return log_probs, state
 
     def stream(self, lines: List[str]) -> List[float]:
@@ -139,7 +140,7 @@ class Scorer:
                       for index in short]
             result = self.signatures["score"](words=self.tf.constant(padded))
             for index, value in zip(short,
-                                    result["log_probability"].numpy()):
+                                    np.asarray(result["log_probability"])):
                 totals[index] = float(value)
         start = self.signatures["start_state"](batch_size=1)["state"]
         for index, row in enumerate(rows):
@@ -161,7 +162,7 @@ def _perplexity(log_prob: float, count: int) -> float:
 
 def main(argv):
     cli.check_no_arguments(argv)
-    cli.check_model_source(FLAGS.saved_model, FLAGS.save_path)
+    cli.check_model_source(**cli.model_source(FLAGS))
     for name in ("batch_size", "window"):
         if FLAGS[name].value < 1:
             raise UsageError(f"--{name} must be >= 1. "
@@ -169,15 +170,15 @@ def main(argv):
     if FLAGS.input != "-" and not os.path.isfile(FLAGS.input):
         raise UserError(f"--input={FLAGS.input} not found; pass a text file "
                         "or - for standard input")
-    level = cli.model_level(FLAGS.saved_model, FLAGS.save_path)
-    limits = cli.model_limits(FLAGS.saved_model, FLAGS.save_path)
+    level = cli.model_level(**cli.model_source(FLAGS))
+    limits = cli.model_limits(**cli.model_source(FLAGS))
     if FLAGS.batch_size > limits.max_batch_size:
         raise UsageError(f"--batch_size must be <= {limits.max_batch_size} "
                          "(this model's max_batch_size). "
                          f"Received: batch_size={FLAGS.batch_size}")
     cli.quiet_tensorflow()
     from ptb_tf import loading  # pylint: disable=g-import-not-at-top
-    scorer = Scorer(loading.load_signatures(FLAGS.saved_model, FLAGS.save_path),
+    scorer = Scorer(loading.load_signatures(**cli.model_source(FLAGS)),
                     level, limits)
     if FLAGS.independent:
         groups = chunks(read_lines(FLAGS.input), FLAGS.batch_size, False)

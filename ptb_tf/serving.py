@@ -140,7 +140,7 @@ class ServingModule(tf.Module):
     def _words(self, ids):
         return self.id_to_word.lookup(tf.cast(ids, tf.int64))
 
-    def _next_log_probs(self, state):
+    def next_log_probs(self, state):
         """state [L, S, B, H] -> float32 [B, V] for the word after it."""
         return recurrent.log_softmax_logits(self._weights(), state[-1, -1])
 
@@ -153,7 +153,7 @@ class ServingModule(tf.Module):
         [B, V] of the word after each id, and the new state. No checks: the
         step of the TFLite export as well (ptb_tf/tflite_export.py)."""
         state = recurrent.step_stack(self._weights(), ids, state)
-        return self._next_log_probs(state), state
+        return self.next_log_probs(state), state
 
     def _top(self, log_probs):
         top = tf.math.top_k(log_probs, self.top_k)
@@ -241,14 +241,12 @@ class ServingModule(tf.Module):
         # The word at t is predicted from the output at t - 1; the first one
         # from the state passed in.
         previous = tf.concat([state[-1, -1][:, None], outputs[:, :-1]], axis=1)
-        # Only the target's log-probability is needed: its logit minus the
-        # log-sum-exp, without writing a [B, T, V] log-softmax.
-        weights = self._weights()
-        logits = (tf.tensordot(previous, weights.softmax_kernel, 1)
-                  + weights.softmax_bias)
-        token_log_probs = tf.where(
-            mask, tf.gather(logits, ids, batch_dims=2)
-            - tf.reduce_logsumexp(logits, axis=-1), 0.0)
+        # Only the target's log-probability is needed, block by block: no
+        # [B, T, V] logits (see recurrent.target_log_probs).
+        token_log_probs = tf.where(mask, tf.reshape(
+            recurrent.target_log_probs(
+                self._weights(), tf.reshape(previous, [-1, self.hidden_size]),
+                tf.reshape(ids, [-1])), tf.shape(ids)), 0.0)
         total = tf.reduce_sum(token_log_probs, axis=1)
         counts = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
         return {"log_probability": total, "num_tokens": counts,
@@ -273,7 +271,7 @@ class ServingModule(tf.Module):
         state = self._start_state(tf.shape(words)[0])["state"]
         _, state = self._advance(self._lookup(words), tf.not_equal(words, ""),
                                  state)
-        top_words, top_log_probs = self._top(self._next_log_probs(state))
+        top_words, top_log_probs = self._top(self.next_log_probs(state))
         return {"top_words": top_words,
                 "top_probabilities": tf.exp(top_log_probs)}
 
@@ -325,6 +323,6 @@ class ServingModule(tf.Module):
                                  tf.not_equal(prefix, ""), state)
 
         ids, total = sampling.sample_sequence(
-            self.step_log_probs, self._next_log_probs(state), state, num_words,
+            self.step_log_probs, self.next_log_probs(state), state, num_words,
             temperature, top_k, seed)
         return {"words": self._words(ids), "log_probability": total}
