@@ -1,5 +1,6 @@
 """PTBModel: shapes, explicit state, dropout placement, config, initialisation."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -184,3 +185,54 @@ def test_block_mode_is_float32_only():
     with pytest.raises(ValueError, match="rnn_mode=block runs in float32 only"):
         PTBModel(VOCAB, HIDDEN, LAYERS, rnn_mode="block",
                  precision="mixed_bfloat16")
+
+
+@pytest.mark.parametrize("dropout", ["standard", "variational"])
+@pytest.mark.parametrize("rnn_mode", ["keras", "unrolled"])
+def test_dropout_is_where_the_tutorial_puts_it(rnn_mode, dropout):
+    """keep_prob < 1: dropout on the embedded inputs and on every layer's
+    output (the top one included, just before the softmax), never on the
+    recurrent state; none at evaluation (Zaremba et al. 2014, section 3)."""
+    net = PTBModel(VOCAB, HIDDEN, LAYERS, keep_prob=0.5, init_scale=0.3,
+                   rnn_mode=rnn_mode, dropout=dropout)
+    ids = random_ids(3, 5)
+    state = tf.random.stateless_normal(net.zero_state(3).shape, seed=[3, 4])
+    net(ids, state)
+    seen = []  # (dropout layer, its input, its output), in call order
+    for layer in [net.input_dropout] + net.output_dropouts:
+        def spy(inputs, training=False, _layer=layer, _call=layer.call):
+            outputs = _call(inputs, training=training)
+            seen.append((_layer.name, inputs, outputs))
+            return outputs
+        layer.call = spy
+    for layer in net.rnn_layers:  # Keras's own dropout stays off
+        assert layer.cell.dropout == 0 and layer.cell.recurrent_dropout == 0
+
+    logits, new_state = net(ids, state, training=True)
+    assert [name for name, _, _ in seen] == (
+        ["input_dropout"] + [f"dropout_{i}" for i in range(LAYERS)])
+    # The first mask is on the embedded inputs.
+    np.testing.assert_allclose(seen[0][1], net.embedding(ids), atol=1e-6)
+    for _, inputs, outputs in seen:  # each one drops about half of its units
+        dropped = np.mean(outputs.numpy() == 0)
+        assert 0.2 < dropped < 0.8
+        kept = outputs.numpy() != 0
+        np.testing.assert_allclose(outputs.numpy()[kept],
+                                   2 * inputs.numpy()[kept], rtol=1e-5)
+    # No mask between the layers' steps: each layer, run without dropout on
+    # the dropped outputs of the one below, gives the same outputs and state.
+    for index, layer in enumerate(net.rnn_layers):
+        layer_state = tuple(state[index, part] for part in range(2))
+        outputs, (c, h) = net._run_layer(layer, seen[index][2], layer_state,
+                                         training=False)
+        np.testing.assert_allclose(outputs, seen[index + 1][1], atol=1e-5)
+        np.testing.assert_allclose(tf.stack([c, h]), new_state[index],
+                                   atol=1e-5)
+    # The top layer's dropped output is what the softmax sees.
+    np.testing.assert_allclose(logits, net.logits(seen[-1][2]), atol=1e-5)
+
+    seen.clear()
+    evaluated, _ = net(ids, state, training=False)
+    for _, inputs, outputs in seen:
+        np.testing.assert_array_equal(outputs, inputs)
+    np.testing.assert_allclose(evaluated, net(ids, state)[0], atol=1e-6)
