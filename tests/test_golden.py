@@ -1,0 +1,59 @@
+"""Golden: a run folder and an export written by earlier code still work.
+
+tests/golden/tiny_run/ was written by the commit in its WRITTEN_BY file (a
+run stopped mid-epoch 2 of 2) and tests/golden/signatures.json describes
+that code's export; both are never rewritten (tests/golden/make_golden.py).
+Today's code must load the run, resume it, and export it with the same
+signatures.
+"""
+
+import json
+import os
+import shutil
+
+import pytest
+
+from tests.conftest import REPO_ROOT, write_corpus
+from tests.golden.make_golden import describe_signatures
+
+GOLDEN = os.path.join(REPO_ROOT, "tests", "golden")
+
+
+@pytest.fixture
+def golden_run(tmp_path):
+    """A copy of the golden run (tests never write into the committed one)
+    and the tiny corpus it was trained on."""
+    from ptb_tf import reader, save_dir  # pylint: disable=import-outside-toplevel
+    run = str(tmp_path / "run")
+    shutil.copytree(os.path.join(GOLDEN, "tiny_run"), run)
+    config, vocab_path = save_dir.load_run(run)
+    corpus = reader.load_corpus(write_corpus(tmp_path / "data"))
+    return dict(run=run, config=config, vocab_path=vocab_path, corpus=corpus)
+
+
+def test_the_golden_run_loads_and_resumes_mid_epoch(golden_run):
+    from ptb_tf import save_dir  # pylint: disable=import-outside-toplevel
+    from ptb_tf.training import load_model, train_and_evaluate  # pylint: disable=import-outside-toplevel
+    for which in ("best", "latest"):
+        model = load_model(golden_run["config"], golden_run["run"], which,
+                           golden_run["vocab_path"])
+        assert model.hidden_size == 4
+    # The same checks a resuming command makes, then the rest of epoch 2.
+    save_dir.prepare(golden_run["run"], golden_run["config"],
+                     golden_run["corpus"])
+    lines = []
+    results = train_and_evaluate(golden_run["config"], golden_run["corpus"],
+                                 save_path=golden_run["run"], log=lines.append)
+    assert not any(line.startswith("Epoch: 1 ") for line in lines), lines
+    assert [row["epoch"] for row in results["epochs"]][-1] == 2
+    assert results["test_perplexity"] > 1
+
+
+def test_the_golden_run_exports_with_the_golden_signatures(golden_run,
+                                                           tmp_path):
+    from ptb_tf import export  # pylint: disable=import-outside-toplevel
+    path = export.export(golden_run["config"], golden_run["run"],
+                         golden_run["vocab_path"], str(tmp_path / "export"),
+                         top_k=3)
+    with open(os.path.join(GOLDEN, "signatures.json")) as golden:
+        assert describe_signatures(path) == json.load(golden)
