@@ -34,8 +34,7 @@ from ptb_tf import serving
 from ptb_tf import serving_limits
 from ptb_tf import versions
 
-MODEL_FILE = "model.tflite"
-VOCAB_FILE = os.path.join("assets", "vocab.txt")
+from ptb_tf.tflite_model import MODEL_FILE, VOCAB_FILE
 
 
 class _StepModule(tf.Module):

@@ -18,25 +18,28 @@ from typing import Dict
 import numpy as np
 
 from ptb_tf import serving_limits
-from ptb_tf import tflite_export
 from ptb_tf import versions
 from ptb_tf.errors import UserError
 from ptb_tf.vocab import Vocabulary
+
+# The files of a TFLite export's version folder (ptb_tf/tflite_export.py).
+MODEL_FILE = "model.tflite"
+VOCAB_FILE = os.path.join("assets", "vocab.txt")
 
 
 def resolve(path: str) -> str:
     """A TFLite export's version folder, from the folder, the model file in
     it, or NAME (its newest version)."""
-    if os.path.basename(path) == tflite_export.MODEL_FILE and os.path.isfile(path):
+    if os.path.basename(path) == MODEL_FILE and os.path.isfile(path):
         path = os.path.dirname(path) or "."
-    if os.path.isfile(os.path.join(path, tflite_export.MODEL_FILE)):
+    if os.path.isfile(os.path.join(path, MODEL_FILE)):
         return path
     found = versions.versions(path)
     if found and os.path.isfile(os.path.join(path, str(found[-1]),
-                                             tflite_export.MODEL_FILE)):
+                                             MODEL_FILE)):
         return os.path.join(path, str(found[-1]))
     raise UserError(f"{path} is not a TFLite export (no "
-                    f"{tflite_export.MODEL_FILE} in it or in a version folder "
+                    f"{MODEL_FILE} in it or in a version folder "
                     "below it); write one with python -m ptb_tf.export "
                     "--format=tflite")
 
@@ -59,12 +62,12 @@ class TFLiteModel:
         self.limits = serving_limits.Limits.from_dict(
             self.metadata.get("limits", {}))
         self.vocab = Vocabulary.load(os.path.join(folder,
-                                                  tflite_export.VOCAB_FILE))
+                                                  VOCAB_FILE))
         self.eos_id = self.metadata["eos_id"]
         layers, parts, _, hidden = self.metadata["state_shape"]
         self.state_shape = (layers, parts, hidden)
         interpreter = _interpreter(
-            os.path.join(folder, tflite_export.MODEL_FILE), num_threads)
+            os.path.join(folder, MODEL_FILE), num_threads)
         self._step = interpreter.get_signature_runner("step")
         self._next = interpreter.get_signature_runner("next_log_probs")
 
