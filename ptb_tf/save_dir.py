@@ -11,6 +11,7 @@ import json
 import os
 
 from ptb_tf import identity
+from ptb_tf import run_lock
 from ptb_tf.config import Config
 from ptb_tf.errors import UserError
 from ptb_tf.files import atomic_write_text
@@ -24,9 +25,10 @@ IDENTITY_FILE = "identity.json"
 def prepare(save_path: str, config: Config, corpus) -> None:
     """Creates save_path, or checks that the run already there matches.
 
-    Raises UserError if save_path cannot be written, or if it holds a run with
-    another config, vocabulary or data. Nothing already in save_path is
-    overwritten.
+    Raises UserError if save_path cannot be written, if another training
+    holds it (ptb_tf.run_lock: this process then holds it until it exits), or
+    if it holds a run with another config, vocabulary or data. Nothing
+    already in save_path is overwritten.
     """
     vocab = corpus.vocab
     if os.path.exists(save_path) and not os.path.isdir(save_path):
@@ -40,6 +42,9 @@ def prepare(save_path: str, config: Config, corpus) -> None:
     if not os.access(save_path, os.W_OK | os.X_OK):
         raise UserError(f"--save_path={save_path} is not writable; "
                         "choose a writable folder")
+    # Before any check of what the folder holds: another training may be
+    # writing it right now.
+    run_lock.acquire(save_path)
     config_path = os.path.join(save_path, CONFIG_FILE)
     vocab_path = os.path.join(save_path, VOCAB_FILE)
     if os.path.exists(config_path):

@@ -265,3 +265,48 @@ def test_soak_reports_memory_per_epoch(tmp_path):
                for row in report["epochs"])
     assert report["passed"] == (report["peak_growth_after_epoch_2"] <= 0.05)
     assert "steady" in result.stdout or "GROWING" in result.stdout
+
+
+def test_one_training_per_folder_and_a_killed_holder_is_taken_over(tmp_path):
+    data = write_corpus(tmp_path / "data", train=random_text(20000, 0),
+                        valid=random_text(3000, 1), test=random_text(3000, 2))
+    flags = [f"--data_path={data}", *KILL_FLAGS,
+             f"--save_path={tmp_path / 'run'}"]
+    first = start_train(*flags)
+    lines = []
+    for line in first.stdout:  # until it trains: it holds the lock by then
+        lines.append(line)
+        if " perplexity: " in line:
+            break
+    second = run_train(*flags)
+    assert_user_error(second, "is in use by another training (pid "
+                      f"{first.pid} on ")
+    assert "Traceback" not in second.stderr
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    resumed = run_train(*flags)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert (f"Taking over the lock of {tmp_path / 'run'}: its last holder "
+            f"(pid {first.pid} on ") in resumed.stderr
+    assert resumed.stdout.startswith("Resuming from")
+    # A clean end leaves the lock free and its details cleared.
+    assert (tmp_path / "run" / ".ptb_tf.lock").read_text() == ""
+
+
+def test_the_lock_is_held_once_per_process_and_released(tmp_path):
+    from ptb_tf import run_lock  # pylint: disable=import-outside-toplevel
+    folder = str(tmp_path)
+    run_lock.acquire(folder)
+    run_lock.acquire(folder)  # the same process again: no-op
+    other = subprocess.run(
+        [sys.executable, "-c", "import sys; from ptb_tf import run_lock; "
+         f"run_lock.acquire({folder!r})"], cwd=REPO_ROOT, capture_output=True,
+        text=True, timeout=60)
+    assert other.returncode == 1 and "is in use by another training" in \
+        other.stderr
+    run_lock.release(folder)
+    again = subprocess.run(
+        [sys.executable, "-c", "from ptb_tf import run_lock; "
+         f"run_lock.acquire({folder!r}); print('held')"], cwd=REPO_ROOT,
+        capture_output=True, text=True, timeout=60)
+    assert again.stdout.strip() == "held" and "Taking over" not in again.stderr
