@@ -50,10 +50,17 @@ class Config:
         _check("vocab_size", self.vocab_size, self.vocab_size >= 0,
                "must be >= 0 (0 takes it from the data)")
         for name in ("init_scale", "learning_rate", "max_grad_norm"):
-            _check(name, getattr(self, name), getattr(self, name) > 0,
-                   "must be > 0")
+            # inf passes "> 0" but clips nothing and overflows the update.
+            _check(name, getattr(self, name),
+                   0 < getattr(self, name) < float("inf"),
+                   "must be a finite number > 0")
+        # Keras's Dropout takes rate = 1 - keep_prob < 1: a keep_prob so small
+        # that 1 - keep_prob rounds to 1 would fail inside TensorFlow.
         _check("keep_prob", self.keep_prob, 0 < self.keep_prob <= 1,
                "must be in (0, 1]")
+        _check("keep_prob", self.keep_prob, 1 - self.keep_prob < 1,
+               "is so small that the dropout rate 1 - keep_prob rounds to 1; "
+               "keep at least 1e-7")
         _check("lr_decay", self.lr_decay, 0 < self.lr_decay <= 1,
                "must be in (0, 1]")
         for name, choices in CHOICES.items():

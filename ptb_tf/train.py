@@ -250,6 +250,9 @@ def main(argv):
     if FLAGS.progress not in ("auto", "bar", "lines"):
         raise UsageError("--progress must be auto, bar or lines. Received: "
                          f"progress={FLAGS.progress}")
+    if not 0 <= FLAGS.seed < 2**32:
+        raise UsageError("--seed must be a whole number from 0 to 2**32 - 1. "
+                         f"Received: seed={FLAGS.seed}")
     if FLAGS.eval_window < 1:
         raise UsageError("--eval_window must be >= 1. "
                          f"Received: eval_window={FLAGS.eval_window}")
@@ -269,10 +272,17 @@ def main(argv):
     if len(corpus.test) < 2:
         raise UserError("the test data needs at least 2 tokens to score")
     if FLAGS.results_file:
+        # Checked now, not after hours of training.
         directory = os.path.dirname(os.path.abspath(FLAGS.results_file))
         if not os.path.isdir(directory):
             raise UserError(f"folder of --results_file not found: {directory}; "
                             "create it or choose another path")
+        if os.path.isdir(FLAGS.results_file):
+            raise UserError(f"--results_file={FLAGS.results_file} is a folder; "
+                            "name a file")
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise UserError(f"cannot write --results_file in {directory}; "
+                            "choose a writable folder")
     if FLAGS.save_path:
         save_dir.prepare(FLAGS.save_path, config, corpus)
 

@@ -76,9 +76,9 @@ def test_learning_rate_schedule():
     ("batch_size", -1, "--batch_size must be"),
     ("keep_prob", 0.0, r"--keep_prob must be in \(0, 1\]"),
     ("keep_prob", 1.5, r"--keep_prob must be in \(0, 1\]"),
-    ("learning_rate", 0.0, "--learning_rate must be > 0"),
+    ("learning_rate", 0.0, "--learning_rate must be a finite number > 0"),
     ("lr_decay", 0.0, "--lr_decay must be in"),
-    ("max_grad_norm", -5.0, "--max_grad_norm must be > 0"),
+    ("max_grad_norm", -5.0, "--max_grad_norm must be a finite number > 0"),
     ("hidden_size", 0, "--hidden_size must be"),
 ])
 def test_out_of_range_values_are_rejected(field, value, message):

@@ -56,8 +56,12 @@ def test_bad_data_files(tmp_path, files, fragments):
     ("--num_layers=-1", "--num_layers must be a whole number >= 1"),
     ("--max_max_epoch=0", "--max_max_epoch must be a whole number >= 1"),
     ("--vocab_size=-5", "--vocab_size must be >= 0"),
-    ("--max_grad_norm=0", "--max_grad_norm must be > 0"),
-    ("--learning_rate=0", "--learning_rate must be > 0"),
+    ("--max_grad_norm=0", "--max_grad_norm must be a finite number > 0"),
+    ("--max_grad_norm=inf", "--max_grad_norm must be a finite number > 0"),
+    ("--learning_rate=0", "--learning_rate must be a finite number > 0"),
+    ("--init_scale=nan", "--init_scale must be a finite number > 0"),
+    ("--keep_prob=1e-17", "rounds to 1; keep at least 1e-7"),
+    ("--seed=-1", "--seed must be a whole number from 0 to 2**32 - 1"),
     ("--model=huge", "--model must be one of small, medium, large, test"),
     ("--eval_window=0", "--eval_window must be >= 1"),
     ("--rnn_mode=cudnn", "--rnn_mode must be one of keras, unrolled, block"),
@@ -227,3 +231,13 @@ def test_char_level_run_on_one_compressed_text_file(tmp_path):
             timeout=300)
         assert scored.returncode == 0, scored.stderr[-2000:]
         assert scored.stdout.splitlines()[0].split("\t")[1] == "5"  # 4 + <eos>
+
+
+def test_a_results_file_that_is_a_folder_is_refused_before_training(
+        tiny_corpus_path, tmp_path):
+    result = run_train(f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
+                       f"--results_file={tmp_path}",
+                       f"--save_path={tmp_path / 'run'}")
+    assert_user_error(result, f"--results_file={tmp_path} is a folder")
+    assert result.returncode == 1
+    assert not (tmp_path / "run").exists()  # refused before the run folder
