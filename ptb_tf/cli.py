@@ -73,21 +73,22 @@ def require_data_path(data_path) -> None:
 
 def model_source(flag_values) -> dict:
     """The model flags of a tool, as keyword arguments of check_model_source,
-    model_level, model_limits and loading.load_signatures."""
-    return {name: flag_values[name].value if name in flag_values else None
-            for name in ("saved_model", "save_path", "tflite")}
+    model_level, model_limits and loading.load_signatures ("" for a flag the
+    tool has but the user left out, None for one it does not have)."""
+    return {name: (flag_values[name].value or "") if name in flag_values
+            else None for name in ("saved_model", "save_path", "tflite")}
 
 
 def check_model_source(saved_model, save_path, tflite=None) -> None:
     """Checks the model flags: exactly one of them, and a model there."""
-    given = [name for name, value in (("--saved_model", saved_model),
-                                      ("--save_path", save_path),
-                                      ("--tflite", tflite)) if value]
-    if len(given) != 1:
-        raise UsageError("pass exactly one of --saved_model (an export) and "
-                         "--save_path (a training run)"
-                         + (" and --tflite (a TFLite export)"
-                            if tflite is not None or "--tflite" in given else ""))
+    sources = {"--saved_model (an export)": saved_model,
+               "--save_path (a training run)": save_path}
+    if tflite is not None:  # only the tools that take a TFLite export
+        sources["--tflite (a TFLite export)"] = tflite
+    if sum(bool(value) for value in sources.values()) != 1:
+        names = list(sources)
+        raise UsageError(f"pass exactly one of {', '.join(names[:-1])} and "
+                         f"{names[-1]}")
     if saved_model:
         versions.resolve_saved_model(saved_model)
     elif tflite:

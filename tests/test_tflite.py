@@ -132,6 +132,8 @@ def test_tflite_user_errors(tflite_exports, trained, tmp_path):
     assert_user_error(run_module("generate", f"--tflite={tflite_exports['float']}",
                                  f"--saved_model={trained['path']}",
                                  "--prefix=the"), "pass exactly one of")
+    assert_user_error(run_module("score"), "pass exactly one of --saved_model "
+                      "(an export), --save_path (a training run) and --tflite")
     assert_user_error(run_module("export", f"--save_path={trained['save_path']}",
                                  f"--export_dir={tmp_path / 'x'}", "--quantize"),
                       "--quantize needs --format=tflite")
