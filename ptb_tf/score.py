@@ -142,10 +142,12 @@ class Scorer:
             for index, value in zip(short,
                                     np.asarray(result["log_probability"])):
                 totals[index] = float(value)
-        start = self.signatures["start_state"](batch_size=1)["state"]
-        for index, row in enumerate(rows):
-            if len(row) > self.piece:
-                totals[index] = float(sum(self._continue(row, start)[0]))
+        long_rows = [index for index, row in enumerate(rows)
+                     if len(row) > self.piece]
+        if long_rows:
+            start = self.signatures["start_state"](batch_size=1)["state"]
+            for index in long_rows:
+                totals[index] = float(sum(self._continue(rows[index], start)[0]))
         return totals
 
     def report(self, lines: List[str], totals: List[float]) -> None:

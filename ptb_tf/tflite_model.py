@@ -32,16 +32,12 @@ def resolve(path: str) -> str:
     it, or NAME (its newest version)."""
     if os.path.basename(path) == MODEL_FILE and os.path.isfile(path):
         path = os.path.dirname(path) or "."
-    if os.path.isfile(os.path.join(path, MODEL_FILE)):
-        return path
-    found = versions.versions(path)
-    if found and os.path.isfile(os.path.join(path, str(found[-1]),
-                                             MODEL_FILE)):
-        return os.path.join(path, str(found[-1]))
-    raise UserError(f"{path} is not a TFLite export (no "
-                    f"{MODEL_FILE} in it or in a version folder "
-                    "below it); write one with python -m ptb_tf.export "
-                    "--format=tflite")
+    folder = versions.resolve_version(path, MODEL_FILE)
+    if folder is None:
+        raise UserError(f"{path} is not a TFLite export (no {MODEL_FILE} in it "
+                        "or in a version folder below it); write one with "
+                        "python -m ptb_tf.export --format=tflite")
+    return folder
 
 
 def _interpreter(model_path: str, num_threads: int):
@@ -178,7 +174,7 @@ class TFLiteModel:
             "start_state": lambda batch_size: {
                 "state": self.start_state(int(batch_size))},
             "score_from_state": self.score_from_state,
-            "score": lambda words: self.score(words),
+            "score": self.score,
             "step": self.step_words,
             "step_ids": step_ids,
             "ids_to_words": lambda ids: {"words": self.ids_to_words(ids)},

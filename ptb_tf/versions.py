@@ -69,17 +69,26 @@ def _make_readable(folder: str) -> None:
             os.chmod(os.path.join(root, name), readable_mode())
 
 
-def resolve_saved_model(path: str) -> str:
-    """A SavedModel folder, or the newest version of NAME/VERSION/ layout."""
-    if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
+def resolve_version(path: str, model_file: str) -> str:
+    """The version folder holding model_file: path itself, or the newest
+    version of the NAME/VERSION/ layout at path; None if neither has it."""
+    if os.path.isfile(os.path.join(path, model_file)):
         return path
     found = versions(path)
     if found and os.path.isfile(
-            os.path.join(path, str(found[-1]), SAVED_MODEL_FILE)):
+            os.path.join(path, str(found[-1]), model_file)):
         return os.path.join(path, str(found[-1]))
-    raise UserError(f"{path} is not a SavedModel (no {SAVED_MODEL_FILE} in it "
-                    "or in a version folder below it); pass a folder written "
-                    "by python -m ptb_tf.export")
+    return None
+
+
+def resolve_saved_model(path: str) -> str:
+    """A SavedModel folder, or the newest version of NAME/VERSION/ layout."""
+    folder = resolve_version(path, SAVED_MODEL_FILE)
+    if folder is None:
+        raise UserError(f"{path} is not a SavedModel (no {SAVED_MODEL_FILE} in "
+                        "it or in a version folder below it); pass a folder "
+                        "written by python -m ptb_tf.export")
+    return folder
 
 
 def write_metadata(folder: str, metadata: dict) -> None:
