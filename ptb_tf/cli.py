@@ -3,11 +3,9 @@
 import functools
 import sys
 
-from ptb_tf import save_dir
-from ptb_tf import serving_limits
-from ptb_tf import tflite_model
-from ptb_tf import versions
 from ptb_tf.errors import UsageError, UserError
+from ptb_tf.options import BEST, CHECKPOINTS, choice_problem
+from ptb_tf.serving.source import ModelSource
 
 
 def quiet_tensorflow():
@@ -42,13 +40,17 @@ def guarded(main, interrupted: str = "interrupted"):
 
 
 def define_model_source_flags(flag_values, tflite: bool = False) -> None:
-    """--saved_model and --save_path (and --tflite): where a tool finds the
-    trained model."""
+    """--saved_model, --save_path and --checkpoint (and --tflite): where a
+    tool finds the trained model."""
     from absl import flags  # pylint: disable=g-import-not-at-top
     flags.DEFINE_string("saved_model", None,
                         "An export: NAME (its newest version) or NAME/VERSION.",
                         flag_values=flag_values)
     flags.DEFINE_string("save_path", None, "A training run's folder.",
+                        flag_values=flag_values)
+    flags.DEFINE_string("checkpoint", BEST,
+                        "With --save_path: which checkpoint, best (best "
+                        "validation perplexity) or latest.",
                         flag_values=flag_values)
     if tflite:
         flags.DEFINE_string("tflite", None,
@@ -71,52 +73,15 @@ def require_data_path(data_path) -> None:
                          "ptb.train.txt, ptb.valid.txt and ptb.test.txt")
 
 
-def model_source(flag_values) -> dict:
-    """The model flags of a tool, as keyword arguments of check_model_source,
-    model_level, model_limits and loading.load_signatures ("" for a flag the
+def model_source(flag_values) -> ModelSource:
+    """The model flags of a tool as a checked ModelSource ("" for a flag the
     tool has but the user left out, None for one it does not have)."""
-    return {name: (flag_values[name].value or "") if name in flag_values
-            else None for name in ("saved_model", "save_path", "tflite")}
-
-
-def check_model_source(saved_model, save_path, tflite=None) -> None:
-    """Checks the model flags: exactly one of them, and a model there."""
-    sources = {"--saved_model (an export)": saved_model,
-               "--save_path (a training run)": save_path}
-    if tflite is not None:  # only the tools that take a TFLite export
-        sources["--tflite (a TFLite export)"] = tflite
-    if sum(bool(value) for value in sources.values()) != 1:
-        names = list(sources)
-        raise UsageError(f"pass exactly one of {', '.join(names[:-1])} and "
-                         f"{names[-1]}")
-    if saved_model:
-        versions.resolve_saved_model(saved_model)
-    elif tflite:
-        tflite_model.resolve(tflite)
-    else:
-        save_dir.load_run(save_path)
-
-
-def _metadata(saved_model, tflite) -> dict:
-    if tflite:
-        return versions.read_metadata(tflite_model.resolve(tflite))
-    return versions.read_metadata(versions.resolve_saved_model(saved_model))
-
-
-def model_level(saved_model, save_path, tflite=None) -> str:
-    """"word" or "char": how the model's text is cut into tokens."""
-    if saved_model or tflite:
-        return _metadata(saved_model, tflite).get("level", "word")
-    return save_dir.run_level(save_path)
-
-
-def model_limits(saved_model, save_path, tflite=None) -> serving_limits.Limits:
-    """The largest request the model answers: an export's own limits, or the
-    defaults (a training run is served in memory with them)."""
-    if saved_model or tflite:
-        return serving_limits.Limits.from_dict(
-            _metadata(saved_model, tflite).get("limits", {}))
-    return serving_limits.DEFAULT
+    values = {name: (flag_values[name].value or "") if name in flag_values
+              else None for name in ("saved_model", "save_path", "tflite")}
+    problem = choice_problem("checkpoint", flag_values.checkpoint, CHECKPOINTS)
+    if problem:
+        raise UsageError(problem)
+    return ModelSource(checkpoint=flag_values.checkpoint, **values).check()
 
 
 def check_utf8(name: str, value: str) -> str:

@@ -11,7 +11,7 @@ import json
 from typing import Any, Dict
 
 from ptb_tf.errors import UsageError
-from ptb_tf.model_modes import STATE_PARTS
+from ptb_tf import options
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,10 +112,9 @@ PRESETS: Dict[str, Config] = {
                    batch_size=20, vocab_size=10000),
 }
 
-# The string-valued options and what each may be.
-CHOICES = {"cell": tuple(STATE_PARTS),
-           "dropout": ("standard", "variational"),
-           "softmax": ("full", "sampled")}
+# The string-valued hyper-parameters and what each may be.
+CHOICES = {"cell": options.CELLS, "dropout": options.DROPOUTS,
+           "softmax": options.SOFTMAXES}
 
 HYPERPARAMETERS = tuple(field.name for field in dataclasses.fields(Config))
 

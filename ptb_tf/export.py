@@ -16,10 +16,12 @@ from absl import app
 from absl import flags
 
 from ptb_tf import cli
-from ptb_tf import save_dir
-from ptb_tf import serving_limits
-from ptb_tf import versions
+from ptb_tf import run_dir
 from ptb_tf.errors import UsageError
+from ptb_tf.options import CHECKPOINTS, choice_problem
+from ptb_tf.serving import limits
+from ptb_tf.serving import saved_model
+
 
 FLAGS = flags.FLAGS
 
@@ -45,7 +47,7 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
     flags.DEFINE_integer("top_k", 10,
                          "Number of next words serving_default and step return.",
                          flag_values=flag_values)
-    default = serving_limits.DEFAULT
+    default = limits.DEFAULT
     flags.DEFINE_integer("max_batch_size", default.max_batch_size,
                          "Most sequences one request may send, and most "
                          "batch_size of zero_state/start_state.",
@@ -60,41 +62,10 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
 
 def limits_from_flags(flag_values: flags.FlagValues = FLAGS):
     """The serving limits the flags ask for (UsageError if one is bad)."""
-    return serving_limits.Limits(
+    return limits.Limits(
         max_batch_size=flag_values.max_batch_size,
         max_sequence_length=flag_values.max_sequence_length,
         max_num_words=flag_values.max_num_words)
-
-
-def export(config, save_path: str, vocab_path: str, export_dir: str,
-           top_k: int, checkpoint: str = "best",
-           limits: serving_limits.Limits = serving_limits.DEFAULT,
-           export_format: str = "savedmodel", quantize: bool = False) -> str:
-    """Writes a checkpoint of save_path as a new version; returns its folder.
-
-    checkpoint: "best" or "latest" (see training.load_model). limits: the
-    largest request the export answers, checked in every signature and
-    written into its metadata. export_format: "savedmodel" or "tflite"
-    (quantize: int8 weights).
-    """
-    tf = cli.quiet_tensorflow()
-    from ptb_tf import serving  # pylint: disable=g-import-not-at-top
-    from ptb_tf import training  # pylint: disable=g-import-not-at-top
-    model = training.load_model(config, save_path, checkpoint, vocab_path)
-    if export_format == "tflite":
-        from ptb_tf import tflite_export  # pylint: disable=g-import-not-at-top
-        return tflite_export.export(model, save_path, vocab_path, export_dir,
-                                    quantize, limits)
-    module = serving.ServingModule(model, vocab_path, top_k=top_k,
-                                   limits=limits)
-
-    def write(folder):
-        tf.saved_model.save(module, folder, signatures=module.signatures())
-        versions.write_metadata(folder,
-                                {"level": save_dir.run_level(save_path),
-                                 "limits": limits.to_dict()})
-
-    return versions.write_version(export_dir, write)
 
 
 def main(argv):
@@ -102,19 +73,20 @@ def main(argv):
     for name in ("save_path", "export_dir"):
         if not FLAGS[name].value:
             raise UsageError(f"--{name} is required")
-    if FLAGS.checkpoint not in ("best", "latest"):
-        raise UsageError("--checkpoint must be best or latest. "
-                         f"Received: checkpoint={FLAGS.checkpoint}")
+    problem = choice_problem("checkpoint", FLAGS.checkpoint, CHECKPOINTS)
+    if problem:
+        raise UsageError(problem)
     if FLAGS.quantize and FLAGS.format != "tflite":
         raise UsageError("--quantize needs --format=tflite (a SavedModel "
                          "keeps float32 weights)")
     if FLAGS.top_k < 1:
         raise UsageError(f"--top_k must be >= 1. Received: top_k={FLAGS.top_k}")
     limits = limits_from_flags()
-    config, vocab_path = save_dir.load_run(FLAGS.save_path)
-    path = export(config, FLAGS.save_path, vocab_path, FLAGS.export_dir,
-                  FLAGS.top_k, FLAGS.checkpoint, limits, FLAGS.format,
-                  FLAGS.quantize)
+    run_dir.load_run(FLAGS.save_path)
+    cli.quiet_tensorflow()
+    path = saved_model.export(FLAGS.save_path, FLAGS.export_dir, FLAGS.top_k,
+                              FLAGS.checkpoint, limits, FLAGS.format,
+                              FLAGS.quantize)
     kind = ("an int8 TFLite model" if FLAGS.quantize else "a TFLite model"
             ) if FLAGS.format == "tflite" else "a SavedModel"
     print(f"Exported the {FLAGS.checkpoint} checkpoint of {FLAGS.save_path} "

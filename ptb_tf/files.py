@@ -1,5 +1,6 @@
 """Writing files so that a crash never leaves a half-written one behind."""
 
+import json
 import os
 import tempfile
 
@@ -34,3 +35,8 @@ def atomic_write_text(path: str, text: str) -> None:
         if os.path.exists(temp_path):
             os.remove(temp_path)
         raise
+
+
+def write_json(path: str, value) -> None:
+    """atomic_write_text of `value` as indented JSON."""
+    atomic_write_text(path, json.dumps(value, indent=2) + "\n")

@@ -12,13 +12,14 @@ its `step_ids` signature. Log-probabilities are natural logarithms of the
 continuation given the prefix.
 """
 
-import numpy as np
 from absl import app
 from absl import flags
+import numpy as np
 
 from ptb_tf import cli
-from ptb_tf import reader
+from ptb_tf.corpus.text import join_tokens, split_tokens
 from ptb_tf.errors import UsageError
+
 
 FLAGS = flags.FLAGS
 
@@ -49,13 +50,13 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
 
 
 def check_flags(flag_values: flags.FlagValues):
-    """Returns the prefix tokens and the model's level ("word" or "char"),
+    """Returns the prefix tokens, the model's level ("word" or "char") and
+    its ModelSource,
     or raises UsageError naming the bad flag. Sizes are checked against the
     model's serving limits, so that no request is refused later."""
-    cli.check_model_source(**cli.model_source(flag_values))
-    level = cli.model_level(**cli.model_source(flag_values))
-    limits = cli.model_limits(**cli.model_source(flag_values))
-    prefix = reader.split_tokens(
+    source = cli.model_source(flag_values)
+    level, limits = source.level, source.limits
+    prefix = split_tokens(
         cli.check_utf8("prefix", flag_values.prefix or ""), level)
     if not prefix or (level == "char" and not "".join(prefix).strip()):
         raise UsageError("--prefix needs at least one word to continue")
@@ -82,7 +83,7 @@ def check_flags(flag_values: flags.FlagValues):
             raise UsageError(f"--{name} must be <= {limits.max_batch_size} "
                              "(this model's max_batch_size). "
                              f"Received: {name}={flag_values[name].value}")
-    return prefix, level
+    return prefix, level, source
 
 
 def state_after(signatures, words):
@@ -98,14 +99,14 @@ def state_after(signatures, words):
 def beam_search(signatures, prefix, beam_width, num_words):
     """The best continuations as (words, log-probability), best first."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from ptb_tf import sampling  # pylint: disable=g-import-not-at-top
+    from ptb_tf.serving import decoding  # pylint: disable=g-import-not-at-top
 
     def step_fn(ids, state):
         result = signatures["step_ids"](ids=tf.cast(ids, tf.int32), state=state)
         return result["log_probabilities"], result["state"]
 
     log_probs, state = state_after(signatures, prefix)
-    beams = sampling.beam_search(step_fn, log_probs, state, beam_width,
+    beams = decoding.beam_search(step_fn, log_probs, state, beam_width,
                                  num_words)
     words = np.asarray(signatures["ids_to_words"](
         ids=tf.constant([ids for ids, _ in beams], tf.int32))["words"])
@@ -115,14 +116,13 @@ def beam_search(signatures, prefix, beam_width, num_words):
 
 def main(argv):
     cli.check_no_arguments(argv)
-    prefix, level = check_flags(FLAGS)
+    prefix, level, source = check_flags(FLAGS)
     tf = cli.quiet_tensorflow()
-    from ptb_tf import loading  # pylint: disable=g-import-not-at-top
-    signatures = loading.load_signatures(**cli.model_source(FLAGS))
+    signatures = source.signatures()
     if FLAGS.beam_width:
         for words, log_prob in beam_search(signatures, prefix, FLAGS.beam_width,
                                            FLAGS.num_words):
-            print(f"{log_prob:.3f}\t{reader.join_tokens(prefix + words, level)}")
+            print(f"{log_prob:.3f}\t{join_tokens(prefix + words, level)}")
         return
     top_k = 1 if FLAGS.greedy else FLAGS.top_k
     result = signatures["generate"](
@@ -133,7 +133,7 @@ def main(argv):
     for words, log_prob in zip(np.asarray(result["words"]),
                                np.asarray(result["log_probability"])):
         generated = [word.decode("utf-8") for word in words]
-        print(f"{log_prob:.3f}\t{reader.join_tokens(prefix + generated, level)}")
+        print(f"{log_prob:.3f}\t{join_tokens(prefix + generated, level)}")
 
 
 def run() -> None:

@@ -18,23 +18,23 @@ model has something to learn beyond word frequencies.
 """
 
 import dataclasses
-import json
 import math
 import statistics
 import sys
 import time
 
-import numpy as np
 from absl import app
 from absl import flags
+import numpy as np
 
 from ptb_tf import cli
-from ptb_tf.benchmark import trainer_for
+from ptb_tf.bench.common import trainer_for
 from ptb_tf.config import PRESETS
+from ptb_tf.corpus.splits import Corpus
+from ptb_tf.corpus.vocab import Vocabulary
 from ptb_tf.errors import UsageError
-from ptb_tf.files import atomic_write_text
-from ptb_tf.reader import Corpus
-from ptb_tf.vocab import Vocabulary
+from ptb_tf.files import write_json
+
 
 FLAGS = flags.FLAGS
 
@@ -94,7 +94,7 @@ def paired_rates(tf, corpus, configs, variant, windows, batches=20):
     """Seconds per step of each config over the same real batches, timed in
     alternating windows; returns ({name: [seconds per step, ...]}, the
     median of the per-pair ratios first / second)."""
-    from ptb_tf.pipeline import window_dataset  # pylint: disable=g-import-not-at-top
+    from ptb_tf.corpus.datasets import window_dataset  # pylint: disable=g-import-not-at-top
     runs = {}
     for name, config in configs.items():
         trainer = trainer_for(config, variant)
@@ -128,7 +128,8 @@ def main(argv):
                              f"{name}={FLAGS[name].value}")
     tf = cli.quiet_tensorflow()
     import keras  # pylint: disable=g-import-not-at-top
-    from ptb_tf import training  # pylint: disable=g-import-not-at-top
+    from ptb_tf.training.results import machine_info  # pylint: disable=g-import-not-at-top
+    from ptb_tf.training.run import train_and_evaluate  # pylint: disable=g-import-not-at-top
     corpus = synthetic_corpus(FLAGS.train_tokens, FLAGS.vocab_words, FLAGS.seed)
     base = dataclasses.replace(
         PRESETS["small"], vocab_size=len(corpus.vocab),
@@ -151,7 +152,7 @@ def main(argv):
         seconds = statistics.median(times[softmax])
         keras.utils.set_random_seed(FLAGS.seed)
         start = time.perf_counter()
-        run = training.train_and_evaluate(
+        run = train_and_evaluate(
             config, corpus, seed=FLAGS.seed, log=lambda line: print(
                 f"  [{softmax}] {line}", flush=True),
             rnn_mode=FLAGS.rnn_mode, jit_compile=FLAGS.jit_compile)
@@ -164,7 +165,7 @@ def main(argv):
             "train_seconds": time.perf_counter() - start,
         }
     results["speedup_per_step"] = speedup
-    results["machine"] = training.machine_info()
+    results["machine"] = machine_info()
     print(f"\n{'softmax':<8} {'words/s':>9} {'ms/step':>8} "
           f"{'valid ppl':>10} {'test ppl':>9}  (full softmax for both)")
     for name, row in results["softmax"].items():
@@ -177,7 +178,7 @@ def main(argv):
           f"perplexity ~{unigram_perplexity(corpus):,.0f}")
     results["unigram_perplexity"] = unigram_perplexity(corpus)
     if FLAGS.output:
-        atomic_write_text(FLAGS.output, json.dumps(results, indent=2) + "\n")
+        write_json(FLAGS.output, results)
 
 
 def unigram_perplexity(corpus: Corpus) -> float:

@@ -18,15 +18,16 @@ import os
 import sys
 from typing import Iterator, List
 
-import numpy as np
 from absl import app
 from absl import flags
+import numpy as np
 
 from ptb_tf import cli
-from ptb_tf import reader
-from ptb_tf import serving_limits
+from ptb_tf.corpus.text import split_tokens
+from ptb_tf.corpus.vocab import EOS
 from ptb_tf.errors import UsageError, UserError
-from ptb_tf.vocab import EOS
+from ptb_tf.serving import limits
+
 
 FLAGS = flags.FLAGS
 
@@ -68,7 +69,7 @@ def read_lines(path: str) -> Iterator[str]:
 
 def tokens(line: str, level: str = "word") -> List[str]:
     """A line's words (or characters, at level "char") and its `<eos>`."""
-    return reader.split_tokens(line, level) + [EOS]
+    return split_tokens(line, level) + [EOS]
 
 
 def chunks(lines: Iterator[str], limit: int, by_tokens: bool,
@@ -94,7 +95,7 @@ class Scorer:
     """
 
     def __init__(self, signatures, level: str = "word",
-                 limits: serving_limits.Limits = serving_limits.DEFAULT):
+                 limits: limits.Limits = limits.DEFAULT):
         import tensorflow as tf  # pylint: disable=g-import-not-at-top
         self.tf = tf
         self.signatures = signatures
@@ -164,7 +165,7 @@ def _perplexity(log_prob: float, count: int) -> float:
 
 def main(argv):
     cli.check_no_arguments(argv)
-    cli.check_model_source(**cli.model_source(FLAGS))
+    source = cli.model_source(FLAGS)
     for name in ("batch_size", "window"):
         if FLAGS[name].value < 1:
             raise UsageError(f"--{name} must be >= 1. "
@@ -172,16 +173,13 @@ def main(argv):
     if FLAGS.input != "-" and not os.path.isfile(FLAGS.input):
         raise UserError(f"--input={FLAGS.input} not found; pass a text file "
                         "or - for standard input")
-    level = cli.model_level(**cli.model_source(FLAGS))
-    limits = cli.model_limits(**cli.model_source(FLAGS))
+    level, limits = source.level, source.limits
     if FLAGS.batch_size > limits.max_batch_size:
         raise UsageError(f"--batch_size must be <= {limits.max_batch_size} "
                          "(this model's max_batch_size). "
                          f"Received: batch_size={FLAGS.batch_size}")
     cli.quiet_tensorflow()
-    from ptb_tf import loading  # pylint: disable=g-import-not-at-top
-    scorer = Scorer(loading.load_signatures(**cli.model_source(FLAGS)),
-                    level, limits)
+    scorer = Scorer(source.signatures(), level, limits)
     if FLAGS.independent:
         groups = chunks(read_lines(FLAGS.input), FLAGS.batch_size, False)
         score_group = scorer.independent

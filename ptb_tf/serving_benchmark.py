@@ -27,15 +27,16 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 from absl import app
 from absl import flags
+import numpy as np
 
 from ptb_tf import cli
-from ptb_tf import serving_limits
 from ptb_tf.config import PRESETS
 from ptb_tf.errors import UsageError
-from ptb_tf.files import atomic_write_text
+from ptb_tf.files import write_json
+from ptb_tf.serving import limits as serving_limits
+
 
 FLAGS = flags.FLAGS
 
@@ -98,12 +99,13 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
 
 def _model(config_name: str, save_path):
     """A PTBModel and a vocabulary file for the config (or the run)."""
-    from ptb_tf import save_dir, training  # pylint: disable=g-import-not-at-top
+    from ptb_tf import run_dir  # pylint: disable=g-import-not-at-top
+    from ptb_tf.training.models import build_model, load_model  # pylint: disable=g-import-not-at-top
     if save_path:
-        config, vocab_path = save_dir.load_run(save_path)
-        return training.load_model(config, save_path, "best", vocab_path), vocab_path
+        config, vocab_path = run_dir.load_run(save_path)
+        return load_model(config, save_path, "best", vocab_path), vocab_path
     config = PRESETS[config_name]
-    model = training.build_model(config)
+    model = build_model(config)
     vocab_path = os.path.join(tempfile.mkdtemp(), "vocab.txt")
     with open(vocab_path, "w", encoding="utf-8") as vocab_file:
         vocab_file.write("".join(f"w{i}\n" for i in range(config.vocab_size - 2))
@@ -130,7 +132,7 @@ def _memory(folder: str, limits) -> dict:
 
 def _latency(path: str, steps: int) -> dict:
     """p50/p99 ms of one batch-1 step in LiteRT's interpreter."""
-    from ptb_tf.tflite_model import TFLiteModel  # pylint: disable=g-import-not-at-top
+    from ptb_tf.serving.tflite_model import TFLiteModel  # pylint: disable=g-import-not-at-top
     model = TFLiteModel(path)
     state = model.start_state(1)
     ids = np.array([model.eos_id], np.int32)
@@ -149,10 +151,11 @@ def _latency(path: str, steps: int) -> dict:
 
 def measure(config_name: str, save_path, steps: int) -> dict:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from ptb_tf import serving, tflite_export  # pylint: disable=g-import-not-at-top
+    from ptb_tf.serving.module import ServingModule  # pylint: disable=g-import-not-at-top
+    from ptb_tf.serving import tflite_export  # pylint: disable=g-import-not-at-top
     model, vocab_path = _model(config_name, save_path)
     limits = serving_limits.DEFAULT
-    module = serving.ServingModule(model, vocab_path, limits=limits)
+    module = ServingModule(model, vocab_path, limits=limits)
     report = {"config": config_name, "weights": save_path or "initialised",
               "limits": limits.to_dict()}
     with tempfile.TemporaryDirectory() as root:
@@ -186,7 +189,7 @@ def main(argv):
     if FLAGS.steps < 100:
         raise UsageError(f"--steps must be >= 100. Received: steps={FLAGS.steps}")
     cli.quiet_tensorflow()
-    from ptb_tf import training  # pylint: disable=g-import-not-at-top
+    from ptb_tf.training.results import machine_info  # pylint: disable=g-import-not-at-top
     load_before = os.getloadavg()
     results = [measure(name, FLAGS.save_path, FLAGS.steps)
                for name in FLAGS.configs]
@@ -197,10 +200,10 @@ def main(argv):
     if busy:
         print(f"The machine was busy (load average {load}): the latencies "
               "are floors, not this machine's figures.")
-    report = {"command": " ".join(sys.argv), "machine": training.machine_info(),
+    report = {"command": " ".join(sys.argv), "machine": machine_info(),
               "load_average": load, "machine_busy": busy, "results": results}
     if FLAGS.output:
-        atomic_write_text(FLAGS.output, json.dumps(report, indent=2) + "\n")
+        write_json(FLAGS.output, report)
 
 
 def run() -> None:

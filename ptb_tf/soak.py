@@ -12,7 +12,6 @@ figures and writes JSON.
 """
 
 import dataclasses
-import json
 import resource
 import sys
 import tempfile
@@ -21,13 +20,15 @@ from absl import app
 from absl import flags
 
 from ptb_tf import cli
-from ptb_tf import reader
-from ptb_tf import save_dir
-from ptb_tf.benchmark import peak_rss_mb
+from ptb_tf import run_dir
+from ptb_tf.bench.common import peak_rss_mb
 from ptb_tf.config import PRESETS
+from ptb_tf.corpus.layout import check_batchable
+from ptb_tf.corpus.splits import load_corpus
 from ptb_tf.errors import UsageError, UserError
-from ptb_tf.files import atomic_write_text
-from ptb_tf.model_modes import run_options_problem
+from ptb_tf.files import write_json
+from ptb_tf.options import run_options_problem
+
 
 FLAGS = flags.FLAGS
 
@@ -64,15 +65,16 @@ def main(argv):
     problem = run_options_problem(FLAGS.rnn_mode, FLAGS.jit_compile, "float32")
     if problem:
         raise UsageError(problem)
-    corpus = reader.load_corpus(FLAGS.data_path)
+    corpus = load_corpus(FLAGS.data_path)
     config = dataclasses.replace(PRESETS["test"], max_max_epoch=FLAGS.epochs,
                                  max_epoch=FLAGS.epochs,
                                  vocab_size=len(corpus.vocab))
     for split in ("train", "valid"):
-        reader.check_batchable(split, len(getattr(corpus, split)),
+        check_batchable(split, len(getattr(corpus, split)),
                                config.batch_size, config.num_steps)
     tf = cli.quiet_tensorflow()
-    from ptb_tf import training  # pylint: disable=g-import-not-at-top
+    from ptb_tf.training.results import machine_info  # pylint: disable=g-import-not-at-top
+    from ptb_tf.training.run import train_and_evaluate  # pylint: disable=g-import-not-at-top
 
     rows = []
 
@@ -85,14 +87,14 @@ def main(argv):
                   f"MB, peak {rows[-1]['peak_mb']:.1f} MB", flush=True)
 
     with tempfile.TemporaryDirectory() as save_path:
-        save_dir.prepare(save_path, config, corpus)
-        training.train_and_evaluate(config, corpus, save_path=save_path,
+        run_dir.prepare(save_path, config, corpus)
+        train_and_evaluate(config, corpus, save_path=save_path,
                                     log=log, rnn_mode=FLAGS.rnn_mode,
                                     jit_compile=FLAGS.jit_compile)
     second, last = rows[1], rows[-1]
     growth = last["peak_mb"] / second["peak_mb"] - 1
     report = {"command": "python -m ptb_tf.soak " + " ".join(sys.argv[1:]),
-              "machine": training.machine_info(), "epochs": rows,
+              "machine": machine_info(), "epochs": rows,
               "peak_growth_after_epoch_2": growth,
               "tolerance": FLAGS.tolerance,
               "passed": growth <= FLAGS.tolerance,
@@ -102,7 +104,7 @@ def main(argv):
           f"allowed +{100 * FLAGS.tolerance:.0f}%): "
           f"{'steady' if report['passed'] else 'GROWING'}", flush=True)
     if FLAGS.output:
-        atomic_write_text(FLAGS.output, json.dumps(report, indent=2) + "\n")
+        write_json(FLAGS.output, report)
     if not report["passed"]:
         raise UserError("memory grew by more than --tolerance over the run")
 

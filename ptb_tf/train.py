@@ -14,7 +14,6 @@ as if the run had never stopped.
 """
 
 import dataclasses
-import json
 import os
 import shlex
 import sys
@@ -23,13 +22,15 @@ from absl import app
 from absl import flags
 
 from ptb_tf import cli
-from ptb_tf import data
-from ptb_tf import reader
-from ptb_tf import save_dir
+from ptb_tf.corpus import ptb
+from ptb_tf import run_dir
 from ptb_tf.config import HYPERPARAMETERS, PRESETS, Config
-from ptb_tf.model_modes import run_options_problem
+from ptb_tf.corpus.layout import check_batchable
+from ptb_tf.corpus.splits import DEFAULT_SPLIT, DataSpec, load_corpus
 from ptb_tf.errors import UsageError, UserError
-from ptb_tf.files import atomic_write_text
+from ptb_tf.options import PROGRESS, RunOptions, choice_problem
+from ptb_tf.files import write_json
+
 
 FLAGS = flags.FLAGS
 
@@ -74,10 +75,10 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                          "GPUs to train on, as the tutorial's flag: more than "
                          "1 means --strategy=mirrored over that many.",
                          flag_values=flag_values)
-    flags.DEFINE_string("download_url", data.DEFAULT_URL,
+    flags.DEFINE_string("download_url", ptb.DEFAULT_URL,
                         "Where PTB's simple-examples.tgz is fetched from when "
                         "no data flag is given and the cache folder "
-                        f"({data.cache_folder()}) has no PTB yet.",
+                        f"({ptb.cache_folder()}) has no PTB yet.",
                         flag_values=flag_values)
     flags.DEFINE_string("data_path", None,
                         "Folder with ptb.train.txt, ptb.valid.txt, ptb.test.txt.",
@@ -91,7 +92,7 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                         "One text, cut in order by --split into train, valid "
                         "and test (instead of --data_path). Plain, .gz or .zip.",
                         flag_values=flag_values)
-    flags.DEFINE_list("split", [str(part) for part in reader.DEFAULT_SPLIT],
+    flags.DEFINE_list("split", [str(part) for part in DEFAULT_SPLIT],
                       "Fractions of --text_file's tokens for train, valid, "
                       "test, in that order.", flag_values=flag_values)
     flags.DEFINE_string("level", "word",
@@ -181,7 +182,7 @@ def config_from_flags(flag_values: flags.FlagValues) -> Config:
     return dataclasses.replace(PRESETS[flag_values.model], **overrides).validate()
 
 
-def data_spec_from_flags(flag_values: flags.FlagValues) -> reader.DataSpec:
+def data_spec_from_flags(flag_values: flags.FlagValues) -> DataSpec:
     """The data flags as a DataSpec; UsageError if they do not go together.
 
     No data flag at all means PTB in the cache folder, downloaded there
@@ -190,11 +191,11 @@ def data_spec_from_flags(flag_values: flags.FlagValues) -> reader.DataSpec:
     data_path = flag_values.data_path
     if not (data_path or flag_values.train_file or flag_values.valid_file
             or flag_values.test_file or flag_values.text_file):
-        data_path = data.cache_folder()
-        if not data.has_ptb(data_path):
+        data_path = ptb.cache_folder()
+        if not ptb.has_ptb(data_path):
             print(f"No data flag: getting PTB into {data_path} (pass "
                   "--data_path to read it from elsewhere)", flush=True)
-            data.download(data_path, flag_values.download_url,
+            ptb.download(data_path, flag_values.download_url,
                           log=lambda line: print(line, flush=True))
     try:
         split = tuple(float(part) for part in flag_values.split)
@@ -202,7 +203,7 @@ def data_spec_from_flags(flag_values: flags.FlagValues) -> reader.DataSpec:
         raise UsageError("--split must be three fractions, e.g. 0.9,0.05,0.05. "
                          f"Received: split={','.join(flag_values.split)}"
                          ) from None
-    spec = reader.DataSpec(
+    spec = DataSpec(
         data_path=data_path, train_file=flag_values.train_file,
         valid_file=flag_values.valid_file, test_file=flag_values.test_file,
         text_file=flag_values.text_file, split=split, level=flag_values.level,
@@ -214,52 +215,38 @@ def data_spec_from_flags(flag_values: flags.FlagValues) -> reader.DataSpec:
     return spec
 
 
+def options_from_flags(flag_values: flags.FlagValues) -> RunOptions:
+    """The run flags as RunOptions (checked by RunOptions.problem)."""
+    strategy = flag_values.strategy
+    if strategy == "default" and flag_values.num_gpus > 1:
+        strategy = "mirrored"  # the tutorial's --num_gpus alone
+    # Read before quiet_tensorflow, which lowers absl's verbosity: 0 (its
+    # default) everything, -1 a line per epoch event, -2 the result.
+    return RunOptions(
+        rnn_mode=flag_values.rnn_mode, precision=flag_values.precision,
+        jit_compile=flag_values.jit_compile, seed=flag_values.seed,
+        eval_window=flag_values.eval_window,
+        checkpoint_every=flag_values.checkpoint_every,
+        on_nan=flag_values.on_nan, strategy=strategy,
+        num_gpus=flag_values.num_gpus,
+        verbosity=min(max(flag_values.verbosity + 2, 0), 2),
+        progress_bar=(flag_values.progress == "bar"
+                      or (flag_values.progress == "auto"
+                          and sys.stdout.isatty())))
+
+
 def main(argv):
     cli.check_no_arguments(argv)
     config = config_from_flags(FLAGS)
-    problem = run_options_problem(FLAGS.rnn_mode, FLAGS.jit_compile,
-                                  FLAGS.precision, config.cell)
+    options = options_from_flags(FLAGS)
+    problem = (options.problem(config.cell, FLAGS.save_path)
+               or choice_problem("progress", FLAGS.progress, PROGRESS))
     if problem:
         raise UsageError(problem)
-    if FLAGS.checkpoint_every < 0:
-        raise UsageError("--checkpoint_every must be >= 0 (0: every tenth of "
-                         f"an epoch). Received: checkpoint_every="
-                         f"{FLAGS.checkpoint_every}")
-    if FLAGS.on_nan not in ("stop", "restore"):
-        raise UsageError("--on_nan must be stop or restore. "
-                         f"Received: on_nan={FLAGS.on_nan}")
-    if FLAGS.on_nan == "restore" and not FLAGS.save_path:
-        raise UsageError("--on_nan=restore needs --save_path: it restores "
-                         "the latest checkpoint written there")
-    strategy_name = FLAGS.strategy
-    if strategy_name == "default" and FLAGS.num_gpus > 1:
-        strategy_name = "mirrored"
-    if strategy_name not in ("default", "mirrored", "multi_worker"):
-        raise UsageError("--strategy must be one of default, mirrored, "
-                         f"multi_worker. Received: strategy={FLAGS.strategy}")
-    if FLAGS.num_gpus < 0:
-        raise UsageError(f"--num_gpus must be >= 0. Received: "
-                         f"num_gpus={FLAGS.num_gpus}")
-    if strategy_name != "default" and FLAGS.jit_compile:
-        raise UsageError("--jit_compile is for one device; drop it with "
-                         f"--strategy={strategy_name}")
-    if strategy_name == "multi_worker" and FLAGS.save_path:
-        raise UsageError("--save_path is not yet supported with "
-                         "--strategy=multi_worker (checkpoints would need "
-                         "every worker); use --results_file")
-    if FLAGS.progress not in ("auto", "bar", "lines"):
-        raise UsageError("--progress must be auto, bar or lines. Received: "
-                         f"progress={FLAGS.progress}")
-    if not 0 <= FLAGS.seed < 2**32:
-        raise UsageError("--seed must be a whole number from 0 to 2**32 - 1. "
-                         f"Received: seed={FLAGS.seed}")
-    if FLAGS.eval_window < 1:
-        raise UsageError("--eval_window must be >= 1. "
-                         f"Received: eval_window={FLAGS.eval_window}")
     data = data_spec_from_flags(FLAGS)
 
     # Everything a user can get wrong is checked before TensorFlow starts.
-    corpus = reader.load_corpus(data)
+    corpus = load_corpus(data)
     if config.vocab_size and config.vocab_size != len(corpus.vocab):
         raise UsageError(
             f"the training file gives {len(corpus.vocab)} words but "
@@ -267,8 +254,8 @@ def main(argv):
             f"--vocab_size={len(corpus.vocab)} (or 0 to take it from the data)")
     config = dataclasses.replace(config, vocab_size=len(corpus.vocab)).validate()
     for split in ("train", "valid"):
-        reader.check_batchable(split, len(getattr(corpus, split)),
-                               config.batch_size, config.num_steps)
+        check_batchable(split, len(getattr(corpus, split)),
+                        config.batch_size, config.num_steps)
     if len(corpus.test) < 2:
         raise UserError("the test data needs at least 2 tokens to score")
     if FLAGS.results_file:
@@ -284,28 +271,20 @@ def main(argv):
             raise UserError(f"cannot write --results_file in {directory}; "
                             "choose a writable folder")
     if FLAGS.save_path:
-        save_dir.prepare(FLAGS.save_path, config, corpus)
+        run_dir.prepare(FLAGS.save_path, config, corpus)
 
-    # Read before quiet_tensorflow, which lowers absl's verbosity.
-    verbosity = min(max(FLAGS.verbosity + 2, 0), 2)
     tf = cli.quiet_tensorflow()
-    from ptb_tf import distributed  # pylint: disable=g-import-not-at-top
+    from ptb_tf.training import distributed  # pylint: disable=g-import-not-at-top
     # Before any other TensorFlow work (a multi-worker cluster starts here).
-    strategy = distributed.make_strategy(strategy_name, FLAGS.num_gpus)
+    strategy = distributed.make_strategy(options.strategy, options.num_gpus)
     if FLAGS.deterministic:
         tf.config.experimental.enable_op_determinism()
-    from ptb_tf import training  # pylint: disable=g-import-not-at-top
+    from ptb_tf.training.run import TrainingRun  # pylint: disable=g-import-not-at-top
     command = shlex.join(["python", "-m", "ptb_tf.train"] + sys.argv[1:])
-    results = training.train_and_evaluate(
-        config, corpus, save_path=FLAGS.save_path, seed=FLAGS.seed,
-        eval_window=FLAGS.eval_window, log=_log, command=command,
-        rnn_mode=FLAGS.rnn_mode, jit_compile=FLAGS.jit_compile,
-        precision=FLAGS.precision, checkpoint_every=FLAGS.checkpoint_every,
-        on_nan=FLAGS.on_nan, verbosity=verbosity, strategy=strategy,
-        progress_bar=(FLAGS.progress == "bar" or (FLAGS.progress == "auto"
-                                                  and sys.stdout.isatty())))
+    results = TrainingRun(config, corpus, FLAGS.save_path, options, _log,
+                          command, strategy).run()
     if FLAGS.results_file:
-        atomic_write_text(FLAGS.results_file, json.dumps(results, indent=2) + "\n")
+        write_json(FLAGS.results_file, results)
 
 
 def _log(message: str) -> None:

@@ -2,14 +2,14 @@
 
 import pytest
 
-from ptb_tf import benchmark
+from ptb_tf.bench import common, speed
 from ptb_tf.config import PRESETS
 
 
 def test_flops_per_word_matches_the_published_figures():
     # 3x the forward multiply-adds of two LSTM layers and the 10k softmax.
-    assert benchmark.flops_per_word(PRESETS["small"]) == 15_840_000
-    assert benchmark.flops_per_word(PRESETS["medium"]) == 79_560_000
+    assert speed.flops_per_word(PRESETS["small"]) == 15_840_000
+    assert speed.flops_per_word(PRESETS["medium"]) == 79_560_000
 
 
 @pytest.mark.parametrize("variant, parsed", [
@@ -19,29 +19,29 @@ def test_flops_per_word_matches_the_published_figures():
     ("keras+bf16", ("keras", False, "mixed_bfloat16")),
 ])
 def test_parse_variant(variant, parsed):
-    assert benchmark.check_variant(variant)
-    assert benchmark.parse_variant(variant) == parsed
+    assert common.check_variant(variant)
+    assert common.parse_variant(variant) == parsed
 
 
 @pytest.mark.parametrize("variant", ["cudnn", "keras+fast", "block+xla",
                                      "block+bf16"])
 def test_bad_variants(variant):
-    assert not benchmark.check_variant(variant)
+    assert not common.check_variant(variant)
 
 
 def test_the_timed_functions_run_on_a_tiny_model(corpus):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from tests.conftest import tiny_config  # pylint: disable=g-import-not-at-top
+    from tests.helpers import tiny_config  # pylint: disable=g-import-not-at-top
     config = tiny_config(corpus)
-    rate = benchmark.train_rate(tf, corpus, config, windows=2,
+    rate = speed.train_rate(tf, corpus, config, windows=2,
                                 batches_per_window=3, variant="unrolled+xla")
     assert rate["words_per_second"] > 0
     assert rate["ms_per_step"] == pytest.approx(
         1e3 * config.batch_size * config.num_steps / rate["words_per_second"])
-    assert benchmark.epoch_time(corpus, config, "keras") > 0
-    assert benchmark.checkpoint_seconds(tf, config) > 0
-    assert benchmark.pipeline_rate(corpus, config) > 0
-    costs = benchmark.side_costs(1e6, 0.5, corpus, words_per_second=100.0)
+    assert speed.epoch_time(corpus, config, "keras") > 0
+    assert speed.checkpoint_seconds(tf, config) > 0
+    assert speed.pipeline_rate(corpus, config) > 0
+    costs = speed.side_costs(1e6, 0.5, corpus, words_per_second=100.0)
     assert costs["epoch_seconds"] == pytest.approx(len(corpus.train) / 100.0)
     assert costs["checkpoint_fraction"] == pytest.approx(
         0.5 / costs["epoch_seconds"])

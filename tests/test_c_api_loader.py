@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ptb_tf.c_api_loader import CApiError, CApiSavedModel
+from ptb_tf.serving.c_api_loader import CApiError, CApiSavedModel
+
 
 WORDS = [["the", "cat", "sat", "on", "the", "mat"],
          ["a", "dog", "", "", "", ""],

@@ -8,14 +8,14 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from tests.helpers import (REPO_ROOT, TINY_TEST, TINY_TRAIN, TINY_VALID,
+                           assert_paths_agree, nth_line_in_epoch, run_module,
+                           run_until, tiny_config, write_corpus)
 
-from ptb_tf import recurrent
-from ptb_tf.model import PTBModel
-from ptb_tf.training import train_and_evaluate
-from tests.conftest import (REPO_ROOT, TINY_TEST, TINY_TRAIN, TINY_VALID,
-                            nth_line_in_epoch, run_until, tiny_config,
-                            write_corpus)
-from tests.test_model import assert_paths_agree
+from ptb_tf.model import recurrent
+from ptb_tf.model.ptb_model import PTBModel
+from ptb_tf.training.run import train_and_evaluate
+
 
 VOCAB, HIDDEN, LAYERS = 13, 6, 2
 CELLS = ["gru", "rnn"]
@@ -84,12 +84,6 @@ def test_resume_mid_epoch_is_exact(corpus, tmp_path, cell):
     assert resumed["test_perplexity"] == straight["test_perplexity"]
 
 
-def run(module, *args, timeout=600, **kwargs):
-    return subprocess.run([sys.executable, "-m", f"ptb_tf.{module}", *args],
-                          cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=timeout, **kwargs)
-
-
 @pytest.mark.parametrize("cell", CELLS)
 def test_test_config_resumes_exports_generates_and_scores(tmp_path, cell):
     # The test config itself (batch 20), on a corpus just large enough for
@@ -125,10 +119,10 @@ def test_test_config_resumes_exports_generates_and_scores(tmp_path, cell):
     assert 1 < float(test_line.split()[2]) < 24
 
     export_dir = tmp_path / "export"
-    exported = run("export", f"--save_path={save_path}",
+    exported = run_module("export", f"--save_path={save_path}",
                    f"--export_dir={export_dir}")
     assert exported.returncode == 0, exported.stderr[-2000:]
-    generated = run("generate", f"--saved_model={export_dir}",
+    generated = run_module("generate", f"--saved_model={export_dir}",
                     "--prefix=the cat", "--num_words=5", "--seed=3")
     assert generated.returncode == 0, generated.stderr[-2000:]
     log_prob, text = generated.stdout.strip().split("\t")
@@ -136,7 +130,7 @@ def test_test_config_resumes_exports_generates_and_scores(tmp_path, cell):
     assert len(text.split()) == 7
     # The checkpoint and the export agree on a score.
     line = "the cat sat on the mat\n"
-    scores = [run("score", source, "--input=-", input=line).stdout.split("\t")
+    scores = [run_module("score", source, "--input=-", input=line).stdout.split("\t")
               for source in (f"--saved_model={export_dir}",
                              f"--save_path={save_path}")]
     assert scores[0][1] == "7"  # six words and <eos>

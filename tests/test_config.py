@@ -3,13 +3,14 @@
 import dataclasses
 import os
 
-import pytest
 from absl import flags
+import pytest
+from tests.helpers import REPO_ROOT
 
 from ptb_tf import train
 from ptb_tf.config import PRESETS, Config, learning_rate_for_epoch
 from ptb_tf.errors import UsageError
-from tests.conftest import REPO_ROOT
+
 
 # The reference page's table, column for column.
 TUTORIAL_TABLE = {

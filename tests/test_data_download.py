@@ -10,9 +10,10 @@ import tarfile
 import threading
 
 import pytest
+from tests.helpers import (REPO_ROOT, TINY_TEST, TINY_TRAIN, TINY_VALID,
+                           run_module)
 
-from ptb_tf import data
-from tests.conftest import REPO_ROOT, TINY_TEST, TINY_TRAIN, TINY_VALID
+from ptb_tf.corpus import ptb
 
 
 def tgz(files):
@@ -82,12 +83,6 @@ def server():
         yield running
 
 
-def run_data(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "ptb_tf.data", *args],
-                          cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=120, env=env)
-
-
 def assert_failed_cleanly(result, fragment, dest):
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
@@ -99,7 +94,7 @@ def assert_failed_cleanly(result, fragment, dest):
 
 def test_download_verifies_and_extracts(server, tmp_path):
     dest = tmp_path / "ptb"
-    result = run_data("download", f"--dest={dest}",
+    result = run_module("data", "download", f"--dest={dest}",
                       f"--url={server.url('/tiny.tgz')}",
                       f"--sha256={TINY_SHA256}")
     assert result.returncode == 0, result.stderr
@@ -112,19 +107,19 @@ def test_download_verifies_and_extracts(server, tmp_path):
 def test_checksum_mismatch_extracts_nothing(server, tmp_path):
     dest = tmp_path / "ptb"
     wrong = "0" * 64
-    result = run_data("download", f"--dest={dest}",
+    result = run_module("data", "download", f"--dest={dest}",
                       f"--url={server.url('/tiny.tgz')}", f"--sha256={wrong}")
     assert_failed_cleanly(result, "checksum mismatch", dest)
     # Without --sha256 the files are checked against PTB's own digests,
     # which the tiny corpus does not have.
-    result = run_data("download", f"--dest={dest}",
+    result = run_module("data", "download", f"--dest={dest}",
                       f"--url={server.url('/tiny.tgz')}")
     assert_failed_cleanly(result, "checksum mismatch: ptb.t", dest)
 
 
 def test_connection_cut_mid_transfer(server, tmp_path):
     dest = tmp_path / "ptb"
-    result = run_data("download", f"--dest={dest}",
+    result = run_module("data", "download", f"--dest={dest}",
                       f"--url={server.url('/cut/tiny.tgz')}",
                       f"--sha256={TINY_SHA256}")
     assert_failed_cleanly(result, f"of {len(TINY_TGZ):,} bytes", dest)
@@ -135,7 +130,7 @@ def test_connection_cut_mid_transfer(server, tmp_path):
     ("/nothing.tgz", "HTTP Error 404"), ("/junk.tgz", "not a readable .tgz")])
 def test_bad_url_or_archive(server, tmp_path, path, fragment):
     dest = tmp_path / "ptb"
-    result = run_data("download", f"--dest={dest}", f"--url={server.url(path)}")
+    result = run_module("data", "download", f"--dest={dest}", f"--url={server.url(path)}")
     assert_failed_cleanly(result, fragment, dest)
 
 
@@ -144,7 +139,7 @@ def test_populated_folder_is_left_alone(server, tmp_path):
     dest.mkdir()
     for name in TINY:
         (dest / name).write_text("mine\n")
-    result = run_data("download", f"--dest={dest}",
+    result = run_module("data", "download", f"--dest={dest}",
                       f"--url={server.url('/tiny.tgz')}")
     assert result.returncode == 0 and "nothing to do" in result.stdout
     assert server.requests == []
@@ -155,7 +150,7 @@ def test_a_users_own_file_is_kept(server, tmp_path):
     dest = tmp_path / "ptb"
     dest.mkdir()
     (dest / "ptb.train.txt").write_text("mine\n")
-    result = run_data("download", f"--dest={dest}",
+    result = run_module("data", "download", f"--dest={dest}",
                       f"--url={server.url('/tiny.tgz')}",
                       f"--sha256={TINY_SHA256}")
     assert result.returncode == 0, result.stderr
@@ -164,10 +159,10 @@ def test_a_users_own_file_is_kept(server, tmp_path):
 
 
 def test_bad_flags(tmp_path):
-    result = run_data("fetch")
+    result = run_module("data", "fetch")
     assert result.returncode == 2 and "usage: python -m ptb_tf.data download" \
         in result.stderr
-    result = run_data("download", "--sha256=abc")
+    result = run_module("data", "download", "--sha256=abc")
     assert result.returncode == 2 and "64 hexadecimal digits" in result.stderr
 
 
@@ -175,7 +170,7 @@ def test_train_without_data_flags_downloads_real_ptb_into_the_cache(
         ptb_path, tmp_path):
     """The default check (PTB's file digests) on an archive of the real files."""
     real = {name: open(os.path.join(ptb_path, name), "rb").read()
-            for name in data.PTB_FILES}
+            for name in ptb.PTB_FILES}
     cache = tmp_path / "cache"
     env = dict(os.environ, PTB_TF_CACHE=str(cache))
     with Server({"/simple-examples.tgz": tgz(real)}) as running:

@@ -11,7 +11,8 @@ import subprocess
 import sys
 import textwrap
 
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
+
 
 MIRRORED_CHECK = textwrap.dedent("""
     import sys
@@ -20,11 +21,12 @@ MIRRORED_CHECK = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from ptb_tf import reader
-    from ptb_tf.distributed import DistributedTrainer, make_strategy
-    from ptb_tf.pipeline import chunk_dataset
-    from ptb_tf.training import Trainer, build_model
-    from tests.conftest import tiny_config
+    from ptb_tf.corpus.splits import load_corpus
+    from ptb_tf.training.distributed import DistributedTrainer, make_strategy
+    from ptb_tf.corpus.datasets import chunk_dataset
+    from ptb_tf.training.trainer import Trainer
+    from ptb_tf.training.models import build_model
+    from tests.helpers import tiny_config
 
     corpus = reader.load_corpus(sys.argv[1])
     # Clipping active: the global norm of the first steps is far above 0.05.

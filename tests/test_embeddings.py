@@ -5,11 +5,11 @@ import sys
 
 import numpy as np
 import pytest
+from tests.helpers import assert_last_line_error, output_lines, run_module
 
-from ptb_tf import embeddings
 from ptb_tf.errors import UsageError, UserError
-from tests.test_generate_score_cli import (assert_user_error, output_lines,
-                                           run_module)
+from ptb_tf.serving import word_vectors
+
 
 # Made so that the answers are known: king - man + woman = queen exactly, and
 # "cat" points almost where "dog" does.
@@ -28,7 +28,7 @@ MATRIX = np.array([
 
 @pytest.fixture
 def toy():
-    return embeddings.Embeddings(MATRIX, WORDS)
+    return word_vectors.Embeddings(MATRIX, WORDS)
 
 
 def test_neighbours_are_ranked_by_cosine_similarity(toy):
@@ -36,7 +36,7 @@ def test_neighbours_are_ranked_by_cosine_similarity(toy):
     assert found[0][0] == "dog" and found[0][1] > 0.99
     assert "cat" not in [word for word, _ in toy.neighbours("cat", 7)]
     # Cosine, not dot product: scaling a vector changes nothing.
-    scaled = embeddings.Embeddings(MATRIX * np.arange(1, 9)[:, None], WORDS)
+    scaled = word_vectors.Embeddings(MATRIX * np.arange(1, 9)[:, None], WORDS)
     got, want = scaled.neighbours("king", 7), toy.neighbours("king", 7)
     assert [word for word, _ in got] == [word for word, _ in want]
     assert [score for _, score in got] == pytest.approx(
@@ -59,14 +59,14 @@ def test_analogy_arithmetic(toy):
 
 
 def test_parse_analogy():
-    assert embeddings.parse_analogy("man:king::woman") == ("man", "king", "woman")
+    assert word_vectors.parse_analogy("man:king::woman") == ("man", "king", "woman")
     for bad in ("man:king:woman", "man::woman", ":king::woman", "a:b::c:d"):
         with pytest.raises(UsageError, match="must look like a:b::c"):
-            embeddings.parse_analogy(bad)
+            word_vectors.parse_analogy(bad)
 
 
 def test_projector_files_format(toy):
-    files = embeddings.projector_files(toy)
+    files = word_vectors.projector_files(toy)
     rows = files["vectors.tsv"].splitlines()
     assert len(rows) == len(WORDS)
     np.testing.assert_allclose(
@@ -76,32 +76,32 @@ def test_projector_files_format(toy):
     assert files["metadata.tsv"].splitlines() == WORDS
     assert 'tensor_path: "vectors.tsv"' in files["projector_config.pbtxt"]
     assert 'metadata_path: "metadata.tsv"' in files["projector_config.pbtxt"]
-    limited = embeddings.projector_files(toy, limit=3)
+    limited = word_vectors.projector_files(toy, limit=3)
     assert len(limited["vectors.tsv"].splitlines()) == 3
     assert limited["metadata.tsv"].splitlines() == WORDS[:3]
 
 
 def test_pca_map_keeps_the_largest_spread(toy):
-    points = embeddings.two_d(MATRIX, "pca")
+    points = word_vectors.two_d(MATRIX, "pca")
     assert points.shape == (len(WORDS), 2)
     centred = MATRIX - MATRIX.mean(axis=0)
     # The first component carries the most variance a direction can.
     assert np.var(points[:, 0]) == pytest.approx(
         np.linalg.svd(centred, compute_uv=False)[0] ** 2 / len(WORDS))
     assert np.var(points[:, 0]) >= np.var(points[:, 1])
-    assert embeddings.map_words(toy, 100) == [0, 1, 2, 3, 4, 5, 6]  # no <unk>
+    assert word_vectors.map_words(toy, 100) == [0, 1, 2, 3, 4, 5, 6]  # no <unk>
 
 
 def test_missing_optional_packages_say_what_to_install(toy, tmp_path,
                                                        monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(UserError, match="--plot needs matplotlib"):
-        embeddings.draw(np.zeros([2, 2]), ["a", "b"], str(tmp_path / "x.png"),
+        word_vectors.draw(np.zeros([2, 2]), ["a", "b"], str(tmp_path / "x.png"),
                         "t")
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.manifold", None)
     with pytest.raises(UserError, match="--method=tsne needs scikit-learn"):
-        embeddings.two_d(MATRIX, "tsne")
+        word_vectors.two_d(MATRIX, "tsne")
 
 
 def test_command_line_on_a_run_and_its_export(trained, tmp_path):
@@ -118,7 +118,7 @@ def test_command_line_on_a_run_and_its_export(trained, tmp_path):
     assert cat.startswith("cat:") and len(cat.split()) == 1 + 2 * 3
     assert analogy.startswith("cat : dog :: mat :")
     matrix = trained["model"].embedding.embeddings.numpy()
-    expected = embeddings.Embeddings(matrix, trained["vocab"].words)
+    expected = word_vectors.Embeddings(matrix, trained["vocab"].words)
     assert cat.split()[1] == expected.neighbours("cat", 1)[0][0]
 
     projector, picture = tmp_path / "projector", tmp_path / "words.png"
@@ -133,7 +133,7 @@ def test_command_line_on_a_run_and_its_export(trained, tmp_path):
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [name for name in os.listdir(tmp_path) if "partial" in name]
     before = picture.read_bytes()
-    assert_user_error(run_module("embeddings", f"--saved_model={trained['path']}",
+    assert_last_line_error(run_module("embeddings", f"--saved_model={trained['path']}",
                                  f"--plot={picture}"), "exists; remove it")
     assert picture.read_bytes() == before
 
@@ -147,5 +147,5 @@ def test_command_line_on_a_run_and_its_export(trained, tmp_path):
     (["--k=0", "--neighbours=cat"], "--k must be >= 1"),
 ])
 def test_bad_inputs(trained, args, fragment):
-    assert_user_error(run_module("embeddings", f"--saved_model={trained['path']}",
+    assert_last_line_error(run_module("embeddings", f"--saved_model={trained['path']}",
                                  *args), fragment)

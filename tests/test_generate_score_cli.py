@@ -1,40 +1,19 @@
 """`python -m ptb_tf.generate` and `python -m ptb_tf.score` as users run them."""
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from tests.helpers import assert_last_line_error, output_lines, run_module
 
 from ptb_tf import generate
-from ptb_tf import loading
-from tests.conftest import REPO_ROOT
-
-
-def run_module(module, *args, stdin=None):
-    return subprocess.run([sys.executable, "-m", f"ptb_tf.{module}", *args],
-                          cwd=REPO_ROOT, capture_output=True, timeout=300,
-                          input=stdin)
-
-
-def output_lines(result):
-    assert result.returncode == 0, result.stderr.decode()[-3000:]
-    return result.stdout.decode().splitlines()
-
-
-def assert_user_error(result, fragment):
-    assert result.returncode != 0
-    stderr = result.stderr.decode()
-    assert "Traceback" not in stderr
-    last = stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ") and fragment in last, stderr
+from ptb_tf.serving.source import load_signatures
 
 
 @pytest.fixture(scope="module")
 def signatures(trained):
-    return loading.load_signatures(saved_model=trained["path"])
+    return load_signatures(saved_model=trained["path"])
 
 
 def test_beam_width_one_equals_greedy(trained):
@@ -97,23 +76,23 @@ def test_generate_from_a_checkpoint_equals_from_the_export(trained):
     ([b"--prefix=caf\xe9"], "--prefix is not valid UTF-8"),
 ])
 def test_generate_bad_inputs(trained, args, fragment):
-    assert_user_error(run_module("generate", f"--saved_model={trained['path']}",
+    assert_last_line_error(run_module("generate", f"--saved_model={trained['path']}",
                                  *args), fragment)
 
 
 def test_model_source_errors(trained, tmp_path):
-    assert_user_error(run_module("generate", "--prefix=the"),
+    assert_last_line_error(run_module("generate", "--prefix=the"),
                       "pass exactly one of --saved_model")
-    assert_user_error(run_module("generate", "--prefix=the",
+    assert_last_line_error(run_module("generate", "--prefix=the",
                                  f"--saved_model={trained['path']}",
                                  f"--save_path={trained['save_path']}"),
                       "pass exactly one of --saved_model")
-    assert_user_error(run_module("generate", "--prefix=the",
+    assert_last_line_error(run_module("generate", "--prefix=the",
                                  f"--saved_model={tmp_path}"),
                       "is not a SavedModel")
-    assert_user_error(run_module("score", f"--save_path={tmp_path}"),
+    assert_last_line_error(run_module("score", f"--save_path={tmp_path}"),
                       "holds no trained model")
-    assert_user_error(run_module("export", f"--save_path={tmp_path}",
+    assert_last_line_error(run_module("export", f"--save_path={tmp_path}",
                                  f"--export_dir={tmp_path}/out"),
                       "holds no trained model")
     assert not os.path.exists(tmp_path / "out")
@@ -157,7 +136,7 @@ def test_score_independent_lines_from_stdin(trained, signatures):
     text = "the cat sat\n a dog saw the mat \n\n"
     lines = output_lines(run_module("score", f"--save_path={trained['save_path']}",
                                     "--independent", "--batch_size=2",
-                                    stdin=text.encode()))
+                                    stdin=text))
     assert len(lines) == 4
     for line, sentence in zip(lines, text.splitlines()):
         words = sentence.split() + ["<eos>"]
@@ -168,11 +147,11 @@ def test_score_independent_lines_from_stdin(trained, signatures):
 
 def test_score_bad_inputs(trained, tmp_path):
     source = f"--saved_model={trained['path']}"
-    assert_user_error(run_module("score", source, f"--input={tmp_path}/none"),
+    assert_last_line_error(run_module("score", source, f"--input={tmp_path}/none"),
                       "not found")
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"the cat\ncaf\xe9\n")
-    assert_user_error(run_module("score", source, f"--input={bad}"),
+    assert_last_line_error(run_module("score", source, f"--input={bad}"),
                       "line 2 of --input")
-    assert_user_error(run_module("score", source, stdin=b""),
+    assert_last_line_error(run_module("score", source, stdin=""),
                       "--input has no lines to score")

@@ -12,9 +12,9 @@ import os
 import shutil
 
 import pytest
-
-from tests.conftest import REPO_ROOT, write_corpus
 from tests.golden.make_golden import describe_signatures
+from tests.helpers import REPO_ROOT, write_corpus
+
 
 GOLDEN = os.path.join(REPO_ROOT, "tests", "golden")
 
@@ -23,23 +23,24 @@ GOLDEN = os.path.join(REPO_ROOT, "tests", "golden")
 def golden_run(tmp_path):
     """A copy of the golden run (tests never write into the committed one)
     and the tiny corpus it was trained on."""
-    from ptb_tf import reader, save_dir  # pylint: disable=import-outside-toplevel
+    from ptb_tf.corpus.splits import load_corpus  # pylint: disable=import-outside-toplevel
+    from ptb_tf import run_dir  # pylint: disable=import-outside-toplevel
     run = str(tmp_path / "run")
     shutil.copytree(os.path.join(GOLDEN, "tiny_run"), run)
-    config, vocab_path = save_dir.load_run(run)
-    corpus = reader.load_corpus(write_corpus(tmp_path / "data"))
+    config, vocab_path = run_dir.load_run(run)
+    corpus = load_corpus(write_corpus(tmp_path / "data"))
     return dict(run=run, config=config, vocab_path=vocab_path, corpus=corpus)
 
 
 def test_the_golden_run_loads_and_resumes_mid_epoch(golden_run):
-    from ptb_tf import save_dir  # pylint: disable=import-outside-toplevel
-    from ptb_tf.training import load_model, train_and_evaluate  # pylint: disable=import-outside-toplevel
+    from ptb_tf import run_dir  # pylint: disable=import-outside-toplevel
+    from ptb_tf.training.models import load_model  # pylint: disable=import-outside-toplevel
+    from ptb_tf.training.run import train_and_evaluate  # pylint: disable=import-outside-toplevel
     for which in ("best", "latest"):
-        model = load_model(golden_run["config"], golden_run["run"], which,
-                           golden_run["vocab_path"])
+        model = load_model(golden_run["run"], which)
         assert model.hidden_size == 4
     # The same checks a resuming command makes, then the rest of epoch 2.
-    save_dir.prepare(golden_run["run"], golden_run["config"],
+    run_dir.prepare(golden_run["run"], golden_run["config"],
                      golden_run["corpus"])
     lines = []
     results = train_and_evaluate(golden_run["config"], golden_run["corpus"],
@@ -51,9 +52,8 @@ def test_the_golden_run_loads_and_resumes_mid_epoch(golden_run):
 
 def test_the_golden_run_exports_with_the_golden_signatures(golden_run,
                                                            tmp_path):
-    from ptb_tf import export  # pylint: disable=import-outside-toplevel
-    path = export.export(golden_run["config"], golden_run["run"],
-                         golden_run["vocab_path"], str(tmp_path / "export"),
-                         top_k=3)
+    from ptb_tf.serving import saved_model  # pylint: disable=import-outside-toplevel
+    path = saved_model.export(golden_run["run"], str(tmp_path / "export"),
+                              top_k=3)
     with open(os.path.join(GOLDEN, "signatures.json")) as golden:
         assert describe_signatures(path) == json.load(golden)

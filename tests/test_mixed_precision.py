@@ -5,11 +5,13 @@ import math
 
 import numpy as np
 import pytest
+from tests.helpers import (first_batch, nth_line_in_epoch, run_until,
+                           tiny_config, update_norm)
 
 from ptb_tf.config import PRESETS
-from ptb_tf.training import Trainer, build_model, train_and_evaluate
-from tests.conftest import nth_line_in_epoch, run_until, tiny_config
-from tests.test_training import first_batch, update_norm
+from ptb_tf.training.models import build_model
+from ptb_tf.training.run import train_and_evaluate
+from ptb_tf.training.trainer import Trainer
 
 
 @pytest.mark.parametrize("rnn_mode", ["keras", "unrolled"])
@@ -36,7 +38,7 @@ def one_step(corpus, precision, max_grad_norm):
     variables = trainer.model.trainable_variables
     before = [variable.numpy() for variable in variables]
     inputs, targets = first_batch(corpus, config)
-    _, _, norm = trainer.train_step(inputs, targets,
+    _, _, norm = one_step(trainer, inputs, targets,
                                     trainer.model.zero_state(config.batch_size))
     return update_norm(variables, before), float(norm), trainer
 
@@ -64,7 +66,7 @@ def test_float16_overflow_skips_the_step_and_halves_the_scale(corpus):
     variables = trainer.model.trainable_variables
     before = [variable.numpy() for variable in variables]
     inputs, targets = first_batch(corpus, config)
-    cost, _, _ = trainer.train_step(inputs, targets,
+    cost, _, _ = one_step(trainer, inputs, targets,
                                     trainer.model.zero_state(config.batch_size))
     assert math.isfinite(float(cost))  # the loss itself is fine
     assert update_norm(variables, before) == 0

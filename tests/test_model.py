@@ -1,11 +1,12 @@
 """PTBModel: shapes, explicit state, dropout placement, config, initialisation."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tests.helpers import assert_paths_agree
 
-from ptb_tf.model import PTBModel
+from ptb_tf.model.ptb_model import PTBModel
+
 
 VOCAB, HIDDEN, LAYERS = 13, 6, 2
 
@@ -114,44 +115,6 @@ def test_rnn_modes_agree_with_keras_and_share_checkpoints(model, rnn_mode,
     other(tf.zeros([1, 1], tf.int32))
     # A checkpoint written by the keras mode restores into the other mode.
     assert_paths_agree(other, model, random_ids(3, 7), tmp_path)
-
-
-def assert_paths_agree(net, reference, ids, tmp_path):
-    """net restores reference's checkpoint, then computes what reference
-    does (1e-5): logits and state from a random state, over a window of
-    static and of unknown length, and the weight gradients. Returns the
-    state used and reference's logits and new state."""
-    path = tf.train.Checkpoint(model=reference).save(str(tmp_path / "ckpt"))
-    tf.train.Checkpoint(model=net).restore(path).assert_consumed()
-    state = tf.random.stateless_normal(reference.zero_state(ids.shape[0]).shape,
-                                       seed=[1, 2])
-    expected_logits, expected_state = reference(ids, state)
-    logits, new_state = net(ids, state)
-    np.testing.assert_allclose(logits, expected_logits, atol=1e-5)
-    np.testing.assert_allclose(new_state, expected_state, atol=1e-5)
-    # A window whose length is unknown when tracing (scan, or block's loop).
-    dynamic = tf.function(lambda ids, state: net(ids, state)[0],
-                          input_signature=[
-                              tf.TensorSpec([ids.shape[0], None], tf.int32),
-                              tf.TensorSpec(state.shape)])
-    np.testing.assert_allclose(dynamic(ids, state), expected_logits, atol=1e-5)
-    assert_same_gradients(net, reference, ids, state)
-    return state, expected_logits, expected_state
-
-
-def assert_same_gradients(net, reference, ids, state):
-    """The two models' weight gradients of a loss over ids agree (1e-5)."""
-
-    def gradients(model):
-        with tf.GradientTape() as tape:
-            logits, _ = model(ids, state)
-            loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
-                labels=ids, logits=logits))
-        return tape.gradient(loss, model.trainable_variables)
-
-    for got, want in zip(gradients(net), gradients(reference)):
-        np.testing.assert_allclose(tf.convert_to_tensor(got),
-                                   tf.convert_to_tensor(want), atol=1e-5)
 
 
 def test_unknown_rnn_mode():

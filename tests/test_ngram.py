@@ -5,9 +5,9 @@ import subprocess
 import sys
 
 import pytest
+from tests.helpers import REPO_ROOT
 
-from ptb_tf.ngram import KneserNey, _discounts
-from tests.conftest import REPO_ROOT
+from ptb_tf.model.kneser_ney import KneserNey, _discounts
 
 
 @pytest.mark.parametrize("order", [1, 2, 3, 5])

@@ -4,10 +4,10 @@ PTB), and its committed copy holds the outputs of a real run."""
 import base64
 import os
 
-import nbformat
 from nbclient import NotebookClient
+import nbformat
+from tests.helpers import REPO_ROOT
 
-from tests.conftest import REPO_ROOT
 
 NOTEBOOK = os.path.join(REPO_ROOT, "notebooks", "ptb_tf.ipynb")
 

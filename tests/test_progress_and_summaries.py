@@ -8,10 +8,11 @@ import sys
 
 import pytest
 import tensorflow as tf
+from tests.helpers import REPO_ROOT, tiny_config
 
-from ptb_tf import summaries
-from ptb_tf.training import train_and_evaluate
-from tests.conftest import REPO_ROOT, tiny_config
+from ptb_tf.training import summaries
+from ptb_tf.training.run import train_and_evaluate
+
 
 SCALARS = ("train/loss", "train/perplexity", "train/gradient_global_norm",
            "train/words_per_second", "train/learning_rate",

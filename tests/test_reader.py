@@ -5,12 +5,15 @@ import zipfile
 
 import numpy as np
 import pytest
+from tests.helpers import write_corpus
 
-from ptb_tf import reader
+from ptb_tf.corpus.datasets import chunk_dataset, sequential_windows, window_dataset
+from ptb_tf.corpus.layout import batchify, check_batchable, num_batches
+from ptb_tf.corpus.splits import DataSpec, load_corpus
+from ptb_tf.corpus.text import read_text, read_words, tokenize
+from ptb_tf.corpus.vocab import EOS, UNK, Vocabulary
 from ptb_tf.errors import UserError
-from ptb_tf.pipeline import chunk_dataset, sequential_windows, window_dataset
-from ptb_tf.vocab import EOS, UNK, Vocabulary
-from tests.conftest import write_corpus
+
 
 TUTORIAL_RAW = [4, 3, 2, 1, 0, 5, 6, 1, 1, 1, 1, 0, 3, 4, 1]
 
@@ -30,7 +33,7 @@ def test_window_dataset_reproduces_tutorial_reader_test():
 def test_window_dataset_drops_tail_and_keeps_rows_contiguous():
     ids = np.arange(23)  # batch_size 2 -> rows of 11, windows of 3 -> 3 batches
     batches = [(x.numpy(), y.numpy()) for x, y in window_dataset(ids, 2, 3)]
-    assert len(batches) == reader.num_batches(23, 2, 3) == 3
+    assert len(batches) == num_batches(23, 2, 3) == 3
     inputs = np.concatenate([x for x, _ in batches], axis=1)
     targets = np.concatenate([y for _, y in batches], axis=1)
     np.testing.assert_array_equal(inputs, [np.arange(9), np.arange(11, 20)])
@@ -40,7 +43,7 @@ def test_window_dataset_drops_tail_and_keeps_rows_contiguous():
 
 
 def test_batchify_layout():
-    np.testing.assert_array_equal(reader.batchify(np.arange(11), 3),
+    np.testing.assert_array_equal(batchify(np.arange(11), 3),
                                   [[0, 1, 2], [3, 4, 5], [6, 7, 8]])
 
 
@@ -79,7 +82,7 @@ def test_chunk_dataset_groups_the_windows_in_equal_padded_chunks():
 def test_read_words_turns_line_breaks_into_eos(tmp_path):
     path = tmp_path / "t.txt"
     path.write_text(" a b \n c \n\nd\r\ne")  # unpadded lines and CRLF too
-    assert reader.read_words(str(path)) == [
+    assert read_words(str(path)) == [
         "a", "b", EOS, "c", EOS, EOS, "d", EOS, "e"]
 
 
@@ -106,7 +109,7 @@ def test_vocab_save_load_round_trip(tmp_path):
 
 
 def test_load_corpus_on_tiny_files(tiny_corpus_path):
-    corpus = reader.load_corpus(tiny_corpus_path)
+    corpus = load_corpus(tiny_corpus_path)
     vocab = corpus.vocab
     assert vocab.words[0] == "the"  # the most frequent word
     assert UNK in vocab.ids and EOS in vocab.ids
@@ -125,31 +128,31 @@ def test_load_corpus_on_tiny_files(tiny_corpus_path):
 def test_bad_training_file(tmp_path, content, message):
     folder = write_corpus(tmp_path / "data", train=content)
     with pytest.raises(UserError, match=message):
-        reader.load_corpus(folder)
+        load_corpus(folder)
 
 
 def test_missing_folder_and_missing_file(tmp_path):
     with pytest.raises(UserError, match="data folder not found"):
-        reader.load_corpus(str(tmp_path / "nowhere"))
+        load_corpus(str(tmp_path / "nowhere"))
     folder = write_corpus(tmp_path / "data", valid=None)
     with pytest.raises(UserError, match="data file not found: .*ptb.valid.txt"):
-        reader.load_corpus(folder)
+        load_corpus(folder)
 
 
 def test_corpus_too_small_for_one_batch():
-    reader.check_batchable("train", 21 * 20, 20, 20)  # exactly one batch
+    check_batchable("train", 21 * 20, 20, 20)  # exactly one batch
     with pytest.raises(UserError, match="too few for one batch"):
-        reader.check_batchable("train", 21 * 20 - 1, 20, 20)
+        check_batchable("train", 21 * 20 - 1, 20, 20)
 
 
 def test_real_ptb_counts(ptb_path):
-    corpus = reader.load_corpus(ptb_path)
+    corpus = load_corpus(ptb_path)
     assert len(corpus.vocab) == 10000
     assert (len(corpus.train), len(corpus.valid), len(corpus.test)) == (
         929589, 73760, 82430)
     # Every valid and test word is in the training vocabulary (PTB's own).
     for split in ("valid", "test"):
-        words = reader.read_words(f"{ptb_path}/ptb.{split}.txt")
+        words = read_words(f"{ptb_path}/ptb.{split}.txt")
         assert all(word in corpus.vocab.ids for word in words)
     assert corpus.vocab.words[:4] == ["the", UNK, EOS, "N"]
 
@@ -173,7 +176,7 @@ def test_a_character_vocabulary_survives_save_and_load(tmp_path):
 
 def test_char_level_tokens_and_compressed_files(tmp_path):
     text = "分开 的\n爱\n"
-    assert reader.tokenize(text, "char") == ["分", "开", " ", "的", EOS, "爱", EOS]
+    assert tokenize(text, "char") == ["分", "开", " ", "的", EOS, "爱", EOS]
     plain = tmp_path / "t.txt"
     plain.write_text(text, encoding="utf-8")
     with gzip.open(tmp_path / "t.txt.gz", "wb") as compressed:
@@ -181,21 +184,21 @@ def test_char_level_tokens_and_compressed_files(tmp_path):
     with zipfile.ZipFile(tmp_path / "t.zip", "w") as archive:
         archive.writestr("lyrics.txt", text.encode("utf-8"))
     for name in ("t.txt", "t.txt.gz", "t.zip"):
-        assert reader.read_text(str(tmp_path / name)) == text, name
+        assert read_text(str(tmp_path / name)) == text, name
     with zipfile.ZipFile(tmp_path / "two.zip", "w") as archive:
         archive.writestr("a.txt", "a")
         archive.writestr("b.txt", "b")
     with pytest.raises(UserError, match="holds 2 files"):
-        reader.read_text(str(tmp_path / "two.zip"))
+        read_text(str(tmp_path / "two.zip"))
     (tmp_path / "broken.gz").write_bytes(b"\x1f\x8b\x08\x00 not gzip")
     with pytest.raises(UserError, match="cannot read .*broken.gz"):
-        reader.read_text(str(tmp_path / "broken.gz"))
+        read_text(str(tmp_path / "broken.gz"))
 
 
 def test_text_file_is_cut_in_order_by_the_split(tmp_path):
     path = tmp_path / "all.txt"
     path.write_text(" ".join(f"w{index}" for index in range(100)))
-    corpus = reader.load_corpus(reader.DataSpec(text_file=str(path),
+    corpus = load_corpus(DataSpec(text_file=str(path),
                                                 split=(0.8, 0.1, 0.1)))
     decode = corpus.vocab.decode
     assert decode(corpus.train) == [f"w{index}" for index in range(80)]
@@ -205,10 +208,10 @@ def test_text_file_is_cut_in_order_by_the_split(tmp_path):
 
 def test_separate_files_and_char_level(tmp_path):
     folder = write_corpus(tmp_path / "data")
-    spec = reader.DataSpec(train_file=f"{folder}/ptb.train.txt",
+    spec = DataSpec(train_file=f"{folder}/ptb.train.txt",
                            valid_file=f"{folder}/ptb.valid.txt",
                            test_file=f"{folder}/ptb.test.txt", level="char")
-    corpus = reader.load_corpus(spec)
+    corpus = load_corpus(spec)
     assert "c" in corpus.vocab.words and "cat" not in corpus.vocab.words
     assert corpus.vocab.decode(corpus.train[:5]) == [" ", "t", "h", "e", " "]
 
@@ -224,5 +227,5 @@ def test_separate_files_and_char_level(tmp_path):
     (dict(text_file="t", min_count=0), "--min_count must be >= 1"),
 ])
 def test_data_spec_problems(changes, fragment):
-    assert fragment in reader.DataSpec(**changes).problem()
-    assert reader.DataSpec(text_file="t").problem() is None
+    assert fragment in DataSpec(**changes).problem()
+    assert DataSpec(text_file="t").problem() is None

@@ -11,13 +11,17 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from tests.helpers import (REPO_ROOT, TINY_FLAGS, assert_user_error,
+                           kill_after, nth_line_in_epoch, poison_step,
+                           run_module, run_until, start_module, tiny_config,
+                           write_corpus)
 
-from ptb_tf import checkpoints, files, reader, save_dir
+from ptb_tf import files
+from ptb_tf import run_dir
+from ptb_tf.corpus.splits import load_corpus
 from ptb_tf.errors import UserError
-from ptb_tf.training import train_and_evaluate
-from tests.conftest import (REPO_ROOT, nth_line_in_epoch, run_until,
-                            tiny_config, write_corpus)
-from tests.test_train_cli import TINY_FLAGS, assert_user_error, run_train
+from ptb_tf.training import checkpoints
+from ptb_tf.training.run import train_and_evaluate
 
 
 def random_text(words: int, seed: int) -> str:
@@ -40,40 +44,21 @@ KILL_FLAGS = ["--model=test", "--vocab_size=0", "--batch_size=4",
               "--checkpoint_every=40", "--deterministic", "--seed=3"]
 
 
-def start_train(*args):
-    return subprocess.Popen(
-        [sys.executable, "-m", "ptb_tf.train", *args], cwd=REPO_ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-
-
-def kill_after(process, stop_at):
-    """Reads the run's lines; SIGKILLs it right after one matches stop_at."""
-    lines = []
-    for line in process.stdout:
-        lines.append(line.rstrip("\n"))
-        if stop_at(lines[-1]):
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            return lines
-    process.wait()
-    pytest.fail("the run ended before the kill point:\n" + "\n".join(lines))
-
-
 def test_sigkill_twice_mid_epoch_then_resume_gives_the_uninterrupted_results(
         tmp_path):
     data = write_corpus(tmp_path / "data", train=random_text(20000, 0),
                         valid=random_text(3000, 1), test=random_text(3000, 2))
     flags = [f"--data_path={data}", *KILL_FLAGS]
-    straight = run_train(*flags, f"--save_path={tmp_path / 'straight'}")
+    straight = run_module("train", *flags, f"--save_path={tmp_path / 'straight'}")
     assert straight.returncode == 0, straight.stderr[-2000:]
 
     save_path = f"--save_path={tmp_path / 'killed'}"
-    kill_after(start_train(*flags, save_path), nth_line_in_epoch(1, 3, " perplexity: "))
-    second = kill_after(start_train(*flags, save_path), nth_line_in_epoch(2, 6, " perplexity: "))
+    kill_after(start_module("train", *flags, save_path), nth_line_in_epoch(1, 3, " perplexity: "))
+    second = kill_after(start_module("train", *flags, save_path), nth_line_in_epoch(2, 6, " perplexity: "))
     # The second run resumed inside epoch 1, from a checkpoint mid-epoch.
     assert second[0].startswith("Resuming from") and "epoch 1, batch" in second[0]
     assert not second[0].endswith("batch 0")
-    final = run_train(*flags, save_path)
+    final = run_module("train", *flags, save_path)
     assert final.returncode == 0, final.stderr[-2000:]
     assert "Resuming from" in final.stdout.splitlines()[0]
     assert "epoch 2, batch" in final.stdout.splitlines()[0]
@@ -101,14 +86,15 @@ def all_checkpoints_finite(save_path):
 
 
 def test_a_nan_loss_stops_with_epoch_and_batch_and_saves_nothing_bad(
-        corpus, tmp_path):
+        corpus, tmp_path, monkeypatch):
+    poison_step(monkeypatch, 12)
     save_path = str(tmp_path / "run")
     lines = []
     with pytest.raises(UserError, match=r"training diverged: .* at epoch 2, "
                                         r"batch \d+ of \d+; .*--on_nan=restore"):
         # The optimizer's step 12 is in epoch 2 (9 batches an epoch).
         train_and_evaluate(tiny_config(corpus), corpus, save_path=save_path,
-                           log=lines.append, nan_at_step=12, checkpoint_every=1)
+                           log=lines.append, checkpoint_every=1)
     assert any(line.startswith("Epoch: 1 Valid") for line in lines)
     all_checkpoints_finite(save_path)
 
@@ -116,7 +102,7 @@ def test_a_nan_loss_stops_with_epoch_and_batch_and_saves_nothing_bad(
 def test_a_huge_learning_rate_stops_training_from_the_command_line(
         tiny_corpus_path, tmp_path):
     save_path = tmp_path / "run"
-    result = run_train(f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
+    result = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
                        "--learning_rate=1e38", "--max_grad_norm=1e30",
                        "--checkpoint_every=1", f"--save_path={save_path}")
     assert result.returncode == 1
@@ -127,12 +113,13 @@ def test_a_huge_learning_rate_stops_training_from_the_command_line(
 
 
 def test_on_nan_restore_goes_back_to_the_last_checkpoint_and_halves_the_rate(
-        corpus, tmp_path):
+        corpus, tmp_path, monkeypatch):
+    poison_step(monkeypatch, 12)
     lines = []
     results = train_and_evaluate(
         tiny_config(corpus, max_max_epoch=3), corpus,
         save_path=str(tmp_path / "run"), log=lines.append, on_nan="restore",
-        nan_at_step=12, checkpoint_every=4)
+        checkpoint_every=4)
     restored = [line for line in lines if line.startswith("Non-finite loss")]
     assert len(restored) == 1
     assert "at epoch 2" in restored[0] and "halved the learning rate" in restored[0]
@@ -144,33 +131,42 @@ def test_on_nan_restore_goes_back_to_the_last_checkpoint_and_halves_the_rate(
 
 def test_checkpoint_identity_refuses_another_config_vocab_or_data(
         corpus, tmp_path):
+    """The checkpoints' own identity, behind the run folder's files: with
+    those gone (a folder copied without them, say), resuming or loading with
+    another config, vocabulary or data is still refused."""
     save_path = str(tmp_path / "run")
     config = tiny_config(corpus, max_max_epoch=1)
     train_and_evaluate(config, corpus, save_path=save_path, log=lambda _: None)
+
+    def forget_the_folder_files():
+        for name in ("config.json", "identity.json", "vocab.txt"):
+            (tmp_path / "run" / name).unlink()
+
+    forget_the_folder_files()
     with pytest.raises(UserError, match=r"cannot resume: .* another config "
                                         r"\(max_max_epoch 1 -> 2\)"):
         train_and_evaluate(dataclasses.replace(config, max_max_epoch=2), corpus,
                            save_path=save_path, log=lambda _: None)
-    other_data = reader.load_corpus(write_corpus(
+    forget_the_folder_files()
+    other_data = load_corpus(write_corpus(
         tmp_path / "other", test=" the cat sat \n"))
     with pytest.raises(UserError, match=r"another data \(test split\)"):
         train_and_evaluate(config, other_data, save_path=save_path,
                            log=lambda _: None)
-    from ptb_tf.training import load_model  # pylint: disable=g-import-not-at-top
-    other_vocab = tmp_path / "vocab.txt"
-    other_vocab.write_text("<unk>\nthe\n")
+    from ptb_tf.training.models import load_model  # pylint: disable=g-import-not-at-top
+    (tmp_path / "run" / "vocab.txt").write_text("<unk>\nthe\n")
     with pytest.raises(UserError, match="cannot load the model: .* another "
                                         "vocabulary"):
-        load_model(config, save_path, vocab_path=str(other_vocab))
+        load_model(save_path)
 
 
 def test_save_path_trained_on_other_data_is_refused_before_tensorflow(
         tiny_corpus_path, tmp_path):
     save_path = f"--save_path={tmp_path / 'run'}"
-    first = run_train(f"--data_path={tiny_corpus_path}", *TINY_FLAGS, save_path)
+    first = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS, save_path)
     assert first.returncode == 0, first.stderr
     changed = write_corpus(tmp_path / "changed", valid=" the dog sat \n" * 10)
-    result = run_train(f"--data_path={changed}", *TINY_FLAGS, save_path)
+    result = run_module("train", f"--data_path={changed}", *TINY_FLAGS, save_path)
     assert_user_error(result, "holds a model trained on other data (valid split)")
 
 
@@ -232,11 +228,11 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_last_good_one(
 
 @pytest.mark.parametrize("flag, fragment", [
     ("--checkpoint_every=-1", "--checkpoint_every must be >= 0"),
-    ("--on_nan=ignore", "--on_nan must be stop or restore"),
+    ("--on_nan=ignore", "--on_nan must be one of stop, restore"),
     ("--on_nan=restore", "--on_nan=restore needs --save_path"),
 ])
 def test_bad_reliability_flags_exit_2(tiny_corpus_path, flag, fragment):
-    result = run_train(f"--data_path={tiny_corpus_path}", *TINY_FLAGS, flag)
+    result = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS, flag)
     assert_user_error(result, fragment)
     assert result.returncode == 2
 
@@ -244,7 +240,7 @@ def test_bad_reliability_flags_exit_2(tiny_corpus_path, flag, fragment):
 def test_save_dir_identity_file_is_written_once(corpus, tmp_path):
     save_path = str(tmp_path / "run")
     config = tiny_config(corpus)
-    save_dir.prepare(save_path, config, corpus)
+    run_dir.prepare(save_path, config, corpus)
     identity = json.load(open(os.path.join(save_path, "identity.json")))
     assert identity["config"] == config.to_dict()
     assert set(identity["data_sha256"]) == {"train", "valid", "test"}
@@ -272,19 +268,19 @@ def test_one_training_per_folder_and_a_killed_holder_is_taken_over(tmp_path):
                         valid=random_text(3000, 1), test=random_text(3000, 2))
     flags = [f"--data_path={data}", *KILL_FLAGS,
              f"--save_path={tmp_path / 'run'}"]
-    first = start_train(*flags)
+    first = start_module("train", *flags)
     lines = []
     for line in first.stdout:  # until it trains: it holds the lock by then
         lines.append(line)
         if " perplexity: " in line:
             break
-    second = run_train(*flags)
+    second = run_module("train", *flags)
     assert_user_error(second, "is in use by another training (pid "
                       f"{first.pid} on ")
     assert "Traceback" not in second.stderr
     first.send_signal(signal.SIGKILL)
     first.wait()
-    resumed = run_train(*flags)
+    resumed = run_module("train", *flags)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert (f"Taking over the lock of {tmp_path / 'run'}: its last holder "
             f"(pid {first.pid} on ") in resumed.stderr

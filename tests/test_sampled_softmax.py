@@ -10,9 +10,9 @@ import tensorflow as tf
 from ptb_tf import sampled_benchmark
 from ptb_tf.config import Config
 from ptb_tf.errors import UsageError
-from ptb_tf.model import PTBModel
-from ptb_tf.training import (log_uniform_candidates, log_uniform_expected_count,
-                             sampled_cost, sequence_cost, train_and_evaluate)
+from ptb_tf.model.ptb_model import PTBModel
+from ptb_tf.training.losses import log_uniform_candidates, log_uniform_expected_count, sampled_cost, sequence_cost
+from ptb_tf.training.run import train_and_evaluate
 
 
 def test_candidates_follow_the_log_uniform_distribution():

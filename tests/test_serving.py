@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ptb_tf import export
-from ptb_tf import save_dir
-from ptb_tf import versions
+from ptb_tf import run_dir
 from ptb_tf.config import PRESETS
 from ptb_tf.errors import UserError
-from ptb_tf.model import PTBModel
-from ptb_tf.serving import ServingModule
+from ptb_tf.model.ptb_model import PTBModel
+from ptb_tf.serving import export_layout
+from ptb_tf.serving import saved_model
+from ptb_tf.serving.module import ServingModule
+
 
 SENTENCES = [["the", "cat", "sat", "on", "the", "mat"],
              ["a", "dog", "", "", "", ""],
@@ -38,13 +39,12 @@ def test_export_layout_version_and_no_overwrite(trained):
         open(trained["vocab_path"]).read()
     before = {name: os.path.getmtime(os.path.join(trained["path"], name))
               for name in ("saved_model.pb", "fingerprint.pb")}
-    second = export.export(trained["config"], trained["save_path"],
-                           trained["vocab_path"], trained["export_dir"], 3)
+    second = saved_model.export(trained["save_path"], trained["export_dir"], 3)
     assert second == os.path.join(trained["export_dir"], "2")
-    assert versions.versions(trained["export_dir"]) == [1, 2]
+    assert export_layout.versions(trained["export_dir"]) == [1, 2]
     assert before == {name: os.path.getmtime(os.path.join(trained["path"], name))
                       for name in before}
-    assert versions.resolve_saved_model(trained["export_dir"]) == second
+    assert export_layout.resolve_saved_model(trained["export_dir"]) == second
     # Readable by a server running as another user.
     for root, _, names in os.walk(second):
         for name in names:
@@ -62,7 +62,7 @@ def test_interrupted_export_leaves_no_version_folder(tmp_path, interruption):
         raise interruption()
 
     with pytest.raises(interruption):
-        versions.write_version(str(export_dir), write_half)
+        export_layout.write_version(str(export_dir), write_half)
     assert sorted(os.listdir(export_dir)) == ["1"]  # no 2, no temporary folder
 
 
@@ -251,7 +251,7 @@ def test_saved_model_stores_each_weight_once():
             vocab_file.write("".join(f"w{i}\n" for i in range(9998)) +
                              "<unk>\n<eos>\n")
         module = ServingModule(model, vocab_path)
-        path = versions.write_version(
+        path = export_layout.write_version(
             os.path.join(folder, "exports"),
             lambda out: tf.saved_model.save(module, out,
                                             signatures=module.signatures()))
@@ -267,6 +267,6 @@ def test_saved_model_stores_each_weight_once():
 
 def test_export_of_a_folder_without_a_model(tmp_path):
     with pytest.raises(UserError, match="holds no trained model"):
-        save_dir.load_run(str(tmp_path))
+        run_dir.load_run(str(tmp_path))
     with pytest.raises(UserError, match="is not a SavedModel"):
-        versions.resolve_saved_model(str(tmp_path))
+        export_layout.resolve_saved_model(str(tmp_path))

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ptb_tf import export
 from ptb_tf import score
-from ptb_tf import versions
 from ptb_tf.errors import UsageError
-from ptb_tf.serving_limits import Limits
+from ptb_tf.serving import export_layout
+from ptb_tf.serving import saved_model
+from ptb_tf.serving.limits import Limits
+
 
 LIMITS = Limits(max_batch_size=3, max_sequence_length=4, max_num_words=5)
 
@@ -23,9 +24,8 @@ LIMITS = Limits(max_batch_size=3, max_sequence_length=4, max_num_words=5)
 @pytest.fixture(scope="module")
 def limited(trained, tmp_path_factory):
     """The tiny model exported with LIMITS; its signatures and vocab size."""
-    path = export.export(trained["config"], trained["save_path"],
-                         trained["vocab_path"],
-                         str(tmp_path_factory.mktemp("limited") / "tiny"),
+    path = saved_model.export(trained["save_path"],
+                              str(tmp_path_factory.mktemp("limited") / "tiny"),
                          top_k=3, limits=LIMITS)
     return dict(path=path, sig=tf.saved_model.load(path).signatures,
                 vocab_size=len(trained["vocab"]))
@@ -103,9 +103,9 @@ def test_a_request_at_the_limit_works_and_one_past_it_is_refused(
 
 
 def test_limits_are_in_the_export_metadata(limited, trained):
-    assert versions.read_metadata(limited["path"])["limits"] == LIMITS.to_dict()
+    assert export_layout.read_metadata(limited["path"])["limits"] == LIMITS.to_dict()
     # The default export carries the defaults.
-    assert versions.read_metadata(trained["path"])["limits"] == \
+    assert export_layout.read_metadata(trained["path"])["limits"] == \
         Limits().to_dict()
 
 
@@ -124,8 +124,8 @@ def test_an_old_export_without_limits_reads_as_the_defaults():
 def test_long_text_in_pieces_scores_as_one_request(trained):
     """score cuts a text over max_sequence_length into pieces, state carried:
     the same numbers as one long request."""
-    from ptb_tf import loading  # pylint: disable=import-outside-toplevel
-    sig = loading.load_signatures(saved_model=trained["path"])
+    from ptb_tf.serving.source import load_signatures  # pylint: disable=import-outside-toplevel
+    sig = load_signatures(saved_model=trained["path"])
     lines = ["the cat sat on the mat and the dog saw the log",
              "a dog", "the cat sat on the mat"]
     whole = score.Scorer(sig, limits=Limits(max_sequence_length=200))

@@ -6,15 +6,13 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from tests.helpers import assert_last_line_error, output_lines, run_module
 
-from ptb_tf import export
-from ptb_tf import tflite_export
 from ptb_tf.config import PRESETS
-from ptb_tf.model import PTBModel
-from ptb_tf.serving import ServingModule
-from ptb_tf.tflite_model import TFLiteModel
-from tests.test_generate_score_cli import (assert_user_error, output_lines,
-                                           run_module)
+from ptb_tf.model.ptb_model import PTBModel
+from ptb_tf.serving import tflite_export
+from ptb_tf.serving.module import ServingModule
+from ptb_tf.serving.tflite_model import TFLiteModel
 
 
 @pytest.fixture(scope="module")
@@ -127,13 +125,13 @@ def test_score_and_generate_take_a_tflite_export(tflite_exports, trained):
 
 
 def test_tflite_user_errors(tflite_exports, trained, tmp_path):
-    assert_user_error(run_module("generate", f"--tflite={tmp_path}",
+    assert_last_line_error(run_module("generate", f"--tflite={tmp_path}",
                                  "--prefix=the"), "is not a TFLite export")
-    assert_user_error(run_module("generate", f"--tflite={tflite_exports['float']}",
+    assert_last_line_error(run_module("generate", f"--tflite={tflite_exports['float']}",
                                  f"--saved_model={trained['path']}",
                                  "--prefix=the"), "pass exactly one of")
-    assert_user_error(run_module("score"), "pass exactly one of --saved_model "
+    assert_last_line_error(run_module("score"), "pass exactly one of --saved_model "
                       "(an export), --save_path (a training run) and --tflite")
-    assert_user_error(run_module("export", f"--save_path={trained['save_path']}",
+    assert_last_line_error(run_module("export", f"--save_path={trained['save_path']}",
                                  f"--export_dir={tmp_path / 'x'}", "--quantize"),
                       "--quantize needs --format=tflite")

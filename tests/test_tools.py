@@ -5,7 +5,8 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
+
 
 sys.path.insert(0, os.path.join(REPO_ROOT, "tools"))
 import run_progress  # pylint: disable=wrong-import-position

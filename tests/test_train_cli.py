@@ -6,30 +6,8 @@ import subprocess
 import sys
 
 import pytest
-
-from tests.conftest import REPO_ROOT, write_corpus
-
-# A model small enough that a CLI run on the tiny corpus takes seconds.
-TINY_FLAGS = ["--model=test", "--vocab_size=0", "--batch_size=4",
-              "--num_steps=3", "--hidden_size=4", "--max_max_epoch=2"]
-
-
-def run_train(*args, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "ptb_tf.train", *args], cwd=REPO_ROOT,
-        capture_output=True, text=True, timeout=timeout)
-
-
-def assert_user_error(result, *fragments):
-    """Non-zero exit, no traceback, and exactly one line saying what is wrong."""
-    assert result.returncode != 0, result.stdout
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    # Checked before TensorFlow starts, so nothing else reaches stderr.
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
+from tests.helpers import (REPO_ROOT, TINY_FLAGS, assert_user_error,
+                           run_module, write_corpus)
 
 
 @pytest.mark.parametrize("files, fragments", [
@@ -42,7 +20,7 @@ def assert_user_error(result, *fragments):
 ])
 def test_bad_data_files(tmp_path, files, fragments):
     folder = write_corpus(tmp_path / "data", **files)
-    result = run_train(f"--data_path={folder}", *TINY_FLAGS)
+    result = run_module("train", f"--data_path={folder}", *TINY_FLAGS)
     assert_user_error(result, *fragments)
     assert result.returncode == 1
 
@@ -72,7 +50,7 @@ def test_bad_data_files(tmp_path, files, fragments):
     ("--text_file=t.txt", "give the data one way"),
     ("--max_vocab_size=-3", "--max_vocab_size must be 0 (no cap) or >= 2"),
     ("--cell=lstm2", "--cell must be one of lstm, gru, rnn"),
-    ("--progress=dots", "--progress must be auto, bar or lines"),
+    ("--progress=dots", "--progress must be one of auto, bar, lines"),
     ("--strategy=tpu", "--strategy must be one of default, mirrored"),
     ("--num_gpus=-1", "--num_gpus must be >= 0"),
     ("--num_gpus=2 --jit_compile", "--jit_compile is for one device"),
@@ -86,7 +64,7 @@ def test_bad_data_files(tmp_path, files, fragments):
      "--num_sampled=5000 must be below the vocabulary size"),
 ])
 def test_bad_flag_values_exit_2(tiny_corpus_path, flag, fragment):
-    result = run_train(f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
+    result = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
                        *flag.split(" "))
     assert_user_error(result, fragment)
     assert result.returncode == 2
@@ -102,12 +80,12 @@ def test_missing_data_path_and_folder(tmp_path):
         env=dict(os.environ, PTB_TF_CACHE=str(tmp_path / "cache")))
     assert_user_error(result, "download of http://127.0.0.1:9/", "run again")
     assert os.listdir(tmp_path / "cache" / "ptb") == []
-    assert_user_error(run_train(f"--data_path={tmp_path}/none", *TINY_FLAGS),
+    assert_user_error(run_module("train", f"--data_path={tmp_path}/none", *TINY_FLAGS),
                       "data folder not found")
 
 
 def test_vocab_size_that_does_not_match_the_data(tiny_corpus_path):
-    result = run_train(f"--data_path={tiny_corpus_path}", "--model=test")
+    result = run_module("train", f"--data_path={tiny_corpus_path}", "--model=test")
     assert_user_error(result, "gives 12 words but --vocab_size=10000",
                       "--vocab_size=12")
 
@@ -115,10 +93,10 @@ def test_vocab_size_that_does_not_match_the_data(tiny_corpus_path):
 def test_unwritable_save_path(tiny_corpus_path, tmp_path):
     a_file = tmp_path / "file"
     a_file.write_text("mine")
-    result = run_train(f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
+    result = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
                        f"--save_path={a_file}")
     assert_user_error(result, "is a file, not a folder")
-    result = run_train(f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
+    result = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
                        f"--save_path={a_file}/below")
     assert_user_error(result, "cannot create --save_path")
     assert a_file.read_text() == "mine"
@@ -127,7 +105,7 @@ def test_unwritable_save_path(tiny_corpus_path, tmp_path):
 def test_run_resume_and_refusal_of_another_config(tiny_corpus_path, tmp_path):
     save_path = tmp_path / "run"
     results_file = tmp_path / "results.json"
-    first = run_train(f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
+    first = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
                       f"--save_path={save_path}",
                       f"--results_file={results_file}")
     assert first.returncode == 0, first.stderr
@@ -144,7 +122,7 @@ def test_run_resume_and_refusal_of_another_config(tiny_corpus_path, tmp_path):
     assert results["command"].startswith("python -m ptb_tf.train --data_path=")
 
     # The same command again finds the finished run and only re-tests it.
-    again = run_train(f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
+    again = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
                       f"--save_path={save_path}")
     assert again.returncode == 0, again.stderr
     assert "Resuming from" in again.stdout
@@ -155,7 +133,7 @@ def test_run_resume_and_refusal_of_another_config(tiny_corpus_path, tmp_path):
 
     # More epochs is another config: refused, and the run is left as it was.
     config_before = (save_path / "config.json").read_text()
-    other = run_train(f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
+    other = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
                       "--hidden_size=5", f"--save_path={save_path}")
     assert_user_error(other, "holds a model with another config",
                       "hidden_size 4 -> 5")
@@ -164,21 +142,21 @@ def test_run_resume_and_refusal_of_another_config(tiny_corpus_path, tmp_path):
 
 def test_save_path_with_another_vocabulary(tiny_corpus_path, tmp_path):
     save_path = tmp_path / "run"
-    assert run_train(f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
+    assert run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
                      "--max_max_epoch=1", f"--save_path={save_path}"
                      ).returncode == 0
     # Same number of words, other words.
     other = write_corpus(tmp_path / "other",
                          train=open(f"{tiny_corpus_path}/ptb.train.txt").read()
                          .replace("zebra", "x").replace("cat", "cow"))
-    result = run_train(f"--data_path={other}", *TINY_FLAGS,
+    result = run_module("train", f"--data_path={other}", *TINY_FLAGS,
                        "--max_max_epoch=1", f"--save_path={save_path}")
     assert_user_error(result, "holds a model with another vocabulary")
 
 
 def test_test_config_on_real_ptb(ptb_path, tmp_path):
     """The tutorial's plumbing check: --model=test over the whole PTB."""
-    result = run_train(f"--data_path={ptb_path}", "--model=test",
+    result = run_module("train", f"--data_path={ptb_path}", "--model=test",
                        f"--save_path={tmp_path}/run", timeout=600)
     assert result.returncode == 0, result.stderr
     values = {}
@@ -198,7 +176,7 @@ def test_char_level_run_on_one_compressed_text_file(tmp_path):
     path = tmp_path / "lyrics.txt.gz"
     with gzip.open(path, "wb") as compressed:
         compressed.write(("想要有直升机\n想要和你飞到宇宙去\n" * 40).encode("utf-8"))
-    result = run_train(f"--text_file={path}", "--level=char", *TINY_FLAGS,
+    result = run_module("train", f"--text_file={path}", "--level=char", *TINY_FLAGS,
                        f"--save_path={tmp_path / 'run'}")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Test Perplexity:" in result.stdout
@@ -235,7 +213,7 @@ def test_char_level_run_on_one_compressed_text_file(tmp_path):
 
 def test_a_results_file_that_is_a_folder_is_refused_before_training(
         tiny_corpus_path, tmp_path):
-    result = run_train(f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
+    result = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
                        f"--results_file={tmp_path}",
                        f"--save_path={tmp_path / 'run'}")
     assert_user_error(result, f"--results_file={tmp_path} is a folder")

@@ -7,21 +7,13 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from tests.helpers import (first_batch, nth_line_in_epoch, one_step, run_until,
+                           tiny_config, update_norm, write_corpus)
 
-from ptb_tf.pipeline import window_dataset
-from ptb_tf.training import Trainer, build_model, sequence_cost, train_and_evaluate
-from tests.conftest import nth_line_in_epoch, run_until, tiny_config, write_corpus
-
-
-def update_norm(variables, before):
-    """Global norm of what the last step changed."""
-    return np.sqrt(sum(((variable.numpy() - old) ** 2).sum()
-                       for variable, old in zip(variables, before)))
-
-
-def first_batch(corpus, config):
-    return next(iter(window_dataset(corpus.train, config.batch_size,
-                                    config.num_steps)))
+from ptb_tf.training.losses import sequence_cost
+from ptb_tf.training.models import build_model
+from ptb_tf.training.run import train_and_evaluate
+from ptb_tf.training.trainer import Trainer
 
 
 def test_sequence_cost_is_time_sum_of_batch_mean_nll():
@@ -41,7 +33,7 @@ def test_one_train_step_lowers_the_loss(corpus):
     inputs, targets = first_batch(corpus, config)
     state = trainer.model.zero_state(config.batch_size)
     before, _ = trainer.eval_step(inputs, targets, state)
-    cost, new_state, _ = trainer.train_step(inputs, targets, state)
+    cost, new_state, _ = one_step(trainer, inputs, targets, state)
     after, _ = trainer.eval_step(inputs, targets, state)
     assert float(cost) == pytest.approx(float(before), rel=1e-5)  # no dropout
     assert float(after) < float(before) - 0.1
@@ -55,8 +47,7 @@ def test_clipping_bounds_the_global_norm_of_the_update(corpus):
     variables = trainer.model.trainable_variables
     before = [variable.numpy() for variable in variables]
     inputs, targets = first_batch(corpus, config)
-    _, _, global_norm = trainer.train_step(
-        inputs, targets, trainer.model.zero_state(config.batch_size))
+    _, _, global_norm = one_step(trainer, inputs, targets, trainer.model.zero_state(config.batch_size))
     assert float(global_norm) > 1.0  # clipping was active
     assert update_norm(variables, before) == pytest.approx(0.01, rel=1e-3)
 
@@ -68,7 +59,7 @@ def test_optimizer_uses_the_assigned_learning_rate(corpus):
     variables = trainer.model.trainable_variables
     before = [variable.numpy() for variable in variables]
     inputs, targets = first_batch(corpus, config)
-    trainer.train_step(inputs, targets,
+    one_step(trainer, inputs, targets,
                        trainer.model.zero_state(config.batch_size))
     assert update_norm(variables, before) == pytest.approx(0.25 * 0.01,
                                                            rel=1e-3)
@@ -78,7 +69,7 @@ def test_long_window_exact_evaluation_equals_step_one(corpus):
     config = tiny_config(corpus)
     trainer = Trainer(build_model(config), config)
     inputs, targets = first_batch(corpus, config)
-    trainer.train_step(inputs, targets,
+    one_step(trainer, inputs, targets,
                        trainer.model.zero_state(config.batch_size))
     step_one = trainer.evaluate_exact(corpus.test, window=1)
     for window in (7, 35, 1000):
@@ -112,11 +103,12 @@ def test_train_and_evaluate_writes_results(corpus, tmp_path):
 
 def test_character_tokens_are_reported_in_bits_per_character(tmp_path):
     """PTB's char files are word-level files whose words are characters."""
-    from ptb_tf import reader  # pylint: disable=g-import-not-at-top
+    from ptb_tf.corpus.splits import load_corpus  # pylint: disable=g-import-not-at-top
+    from ptb_tf.corpus.text import split_tokens  # pylint: disable=g-import-not-at-top
     text = " ".join("the_cat_sat_on_the_mat") + " \n"
-    corpus = reader.load_corpus(write_corpus(tmp_path, train=text * 40,
+    corpus = load_corpus(write_corpus(tmp_path, train=text * 40,
                                              valid=text * 5, test=text * 5))
-    assert reader.split_tokens(text, "word")[:3] == ["t", "h", "e"]
+    assert split_tokens(text, "word")[:3] == ["t", "h", "e"]
     lines = []
     results = train_and_evaluate(tiny_config(corpus, max_max_epoch=1), corpus,
                                  log=lines.append)
@@ -195,7 +187,7 @@ def test_mixed_bfloat16_trains_to_about_the_float32_perplexities(corpus):
 
 def test_load_model_reads_a_checkpoint_from_before_identities(corpus, tmp_path):
     """Runs saved before checkpoints carried an identity still load."""
-    from ptb_tf.training import load_model  # pylint: disable=g-import-not-at-top
+    from ptb_tf.training.models import load_model  # pylint: disable=g-import-not-at-top
     config = tiny_config(corpus)
     model = build_model(config)
     manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
@@ -203,6 +195,7 @@ def test_load_model_reads_a_checkpoint_from_before_identities(corpus, tmp_path):
     manager.save()
     vocab_path = str(tmp_path / "vocab.txt")
     corpus.vocab.save(vocab_path)
-    loaded = load_model(config, str(tmp_path), "best", vocab_path)
+    (tmp_path / "config.json").write_text(config.to_json())
+    loaded = load_model(str(tmp_path), "best")
     for got, want in zip(loaded.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(got, want)

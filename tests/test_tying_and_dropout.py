@@ -3,11 +3,13 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from tests.helpers import tiny_config
 
-from ptb_tf import recurrent
-from ptb_tf.model import PTBModel
-from ptb_tf.training import load_model, train_and_evaluate
-from tests.conftest import tiny_config
+from ptb_tf.model import recurrent
+from ptb_tf.model.ptb_model import PTBModel
+from ptb_tf.training.models import load_model
+from ptb_tf.training.run import train_and_evaluate
+
 
 VOCAB, HIDDEN, LAYERS = 13, 6, 2
 
@@ -55,23 +57,23 @@ def test_tied_softmax_is_the_embedding_transposed(rnn_mode):
 
 
 def test_tied_gru_run_saves_loads_and_exports(corpus, tmp_path):
-    from ptb_tf import export, save_dir  # pylint: disable=g-import-not-at-top
-    from ptb_tf.training import Trainer  # pylint: disable=g-import-not-at-top
+    from ptb_tf.serving import saved_model  # pylint: disable=g-import-not-at-top
+    from ptb_tf import run_dir  # pylint: disable=g-import-not-at-top
+    from ptb_tf.training.trainer import Trainer  # pylint: disable=g-import-not-at-top
     config = tiny_config(corpus, max_max_epoch=1, tie_embeddings=True,
                          cell="gru")
     save_path = str(tmp_path / "run")
-    save_dir.prepare(save_path, config, corpus)
+    run_dir.prepare(save_path, config, corpus)
     results = train_and_evaluate(config, corpus, save_path=save_path,
                                  log=lambda _: None)
-    model = load_model(config, save_path)
+    model = load_model(save_path)
     assert model.softmax is None and model.cell == "gru"
     # The loaded weights are the trained ones: the same test perplexity.
     again = Trainer(model, config).evaluate_exact(corpus.test, 7)
     assert again == pytest.approx(results["test_perplexity"], rel=1e-5)
     # The export scores a sentence as the model does.
-    _, vocab_path = save_dir.load_run(save_path)
-    path = export.export(config, save_path, vocab_path,
-                         str(tmp_path / "export"), top_k=3)
+    _, vocab_path = run_dir.load_run(save_path)
+    path = saved_model.export(save_path, str(tmp_path / "export"), top_k=3)
     served = tf.saved_model.load(path).signatures["score"](
         words=tf.constant([["the", "cat", "sat", "<eos>"]]))
     ids = corpus.vocab.encode(["<eos>", "the", "cat", "sat", "<eos>"])

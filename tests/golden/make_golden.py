@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 
@@ -40,26 +41,28 @@ def describe_signatures(path):
 
 
 def main():
-    from ptb_tf import export, reader, save_dir  # pylint: disable=import-outside-toplevel
+    from ptb_tf.serving import saved_model  # pylint: disable=import-outside-toplevel
+    from ptb_tf.corpus.splits import load_corpus  # pylint: disable=import-outside-toplevel
+    from ptb_tf import run_dir  # pylint: disable=import-outside-toplevel
     run = os.path.join(HERE, "tiny_run")
     if os.path.exists(run):
         sys.exit(f"{run} exists: golden files are never rewritten")
     with tempfile.TemporaryDirectory() as root:
-        corpus = reader.load_corpus(conftest.write_corpus(
+        corpus = load_corpus(conftest.write_corpus(
             os.path.join(root, "data")))
         config = conftest.tiny_config(corpus, num_layers=1, hidden_size=4,
                                       max_max_epoch=2)
         save_path = os.path.join(root, "run")
-        save_dir.prepare(save_path, config, corpus)
+        run_dir.prepare(save_path, config, corpus)
         # Stopped at epoch 2's first progress line, just after a checkpoint:
         # resuming it continues mid-epoch.
         conftest.run_until(config, corpus, save_path,
                            conftest.nth_line_in_epoch(2, 1, "saved"))
         shutil.rmtree(os.path.join(save_path, "logs"), ignore_errors=True)
         shutil.copytree(save_path, run)
-        config, vocab_path = save_dir.load_run(run)
-        exported = export.export(config, run, vocab_path,
-                                 os.path.join(root, "export"), top_k=3)
+        config, vocab_path = run_dir.load_run(run)
+        exported = saved_model.export(run, os.path.join(root, "export"),
+                                      top_k=3)
         with open(os.path.join(HERE, "signatures.json"), "w") as out:
             json.dump(describe_signatures(exported), out, indent=1,
                       sort_keys=True)

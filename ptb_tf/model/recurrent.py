@@ -15,7 +15,7 @@ from typing import List, Tuple
 
 import tensorflow as tf
 
-from ptb_tf.model_modes import STATE_PARTS
+from ptb_tf.options import STATE_PARTS
 
 
 @dataclasses.dataclass

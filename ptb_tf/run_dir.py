@@ -7,15 +7,66 @@ or data would silently train a different model on top of the old weights, so
 it is refused instead.
 """
 
+import hashlib
 import json
 import os
+from typing import Any, Dict, List
 
-from ptb_tf import identity
+import numpy as np
+
 from ptb_tf import run_lock
 from ptb_tf.config import Config
+from ptb_tf.corpus.splits import SPLITS
+from ptb_tf.corpus.vocab import Vocabulary
 from ptb_tf.errors import UserError
 from ptb_tf.files import atomic_write_text
-from ptb_tf.vocab import Vocabulary
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def vocab_hash(vocab) -> str:
+    return _sha256("\n".join(vocab.words).encode("utf-8"))
+
+
+def identity_of(config, vocab, corpus=None) -> Dict[str, Any]:
+    """{"config": {...}, "vocab_sha256": ..., "data_sha256": {split: ...}}.
+
+    With a corpus, also its level ("word" or "char") and the hashes of the
+    token ids of each split; an export knows no data and leaves them out.
+    """
+    identity = {"config": config.to_dict(), "vocab_sha256": vocab_hash(vocab)}
+    if corpus is not None:
+        identity["level"] = corpus.level
+        identity["data_sha256"] = {
+            split: _sha256(np.asarray(getattr(corpus, split), np.int32).tobytes())
+            for split in SPLITS}
+    return identity
+
+
+def differences(saved: Dict[str, Any], current: Dict[str, Any]) -> List[str]:
+    """What differs, e.g. ["config (max_max_epoch 2 -> 3)", "vocabulary"]."""
+    found = []
+    changes = [f"{name} {value} -> {current['config'].get(name)}"
+               for name, value in saved["config"].items()
+               if current["config"].get(name) != value]
+    if changes:
+        found.append(f"config ({', '.join(changes)})")
+    if saved["vocab_sha256"] != current["vocab_sha256"]:
+        found.append("vocabulary")
+    if "level" in current and saved.get("level", "word") != current["level"]:
+        found.append(f"level ({saved.get('level', 'word')} -> "
+                     f"{current['level']})")
+    if "data_sha256" in saved and "data_sha256" in current:
+        changed = [split for split in SPLITS
+                   if saved["data_sha256"].get(split)
+                   != current["data_sha256"].get(split)]
+        if changed:
+            found.append(f"data ({', '.join(changed)} split"
+                         f"{'s' if len(changed) > 1 else ''})")
+    return found
+
 
 CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.txt"
@@ -52,24 +103,24 @@ def prepare(save_path: str, config: Config, corpus) -> None:
             # Through Config: options added since the run was saved take
             # their defaults, which that run used.
             saved = Config.from_dict(json.load(config_file)).to_dict()
-        differences = [f"{name} {saved.get(name)} -> {value}"
+        changed = [f"{name} {saved.get(name)} -> {value}"
                        for name, value in config.to_dict().items()
                        if saved.get(name) != value]
-        if differences:
+        if changed:
             raise UserError(
                 f"--save_path={save_path} holds a model with another config "
-                f"({', '.join(differences)}); use a new --save_path or the "
+                f"({', '.join(changed)}); use a new --save_path or the "
                 "same hyper-parameters")
     if os.path.exists(vocab_path):
         if Vocabulary.load(vocab_path) != vocab:
             raise UserError(
                 f"--save_path={save_path} holds a model with another "
                 "vocabulary; use a new --save_path or the same training file")
-    current = identity.identity_of(config, vocab, corpus)
+    current = identity_of(config, vocab, corpus)
     identity_path = os.path.join(save_path, IDENTITY_FILE)
     if os.path.exists(identity_path):
         with open(identity_path, encoding="utf-8") as identity_file:
-            found = identity.differences(json.load(identity_file), current)
+            found = differences(json.load(identity_file), current)
         if found:
             raise UserError(
                 f"--save_path={save_path} holds a model trained on other "

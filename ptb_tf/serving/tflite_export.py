@@ -29,18 +29,17 @@ import tempfile
 
 import tensorflow as tf
 
-from ptb_tf import save_dir
-from ptb_tf import serving
-from ptb_tf import serving_limits
-from ptb_tf import versions
-
-from ptb_tf.tflite_model import MODEL_FILE, VOCAB_FILE
+from ptb_tf import run_dir
+from ptb_tf.serving import export_layout
+from ptb_tf.serving import limits
+from ptb_tf.serving.module import ServingModule
+from ptb_tf.serving.tflite_model import MODEL_FILE, VOCAB_FILE
 
 
 class _StepModule(tf.Module):
     """The two signatures of the TFLite model, on a ServingModule's weights."""
 
-    def __init__(self, module: serving.ServingModule):
+    def __init__(self, module: ServingModule):
         super().__init__()
         self.module = module
         state = tf.TensorSpec([module.num_layers, module.state_parts, None,
@@ -60,7 +59,7 @@ class _StepModule(tf.Module):
         return {"log_probabilities": self.module.next_log_probs(state)}
 
 
-def convert(module: serving.ServingModule, quantize: bool = False) -> bytes:
+def convert(module: ServingModule, quantize: bool = False) -> bytes:
     """The model's step (and next_log_probs) as a .tflite flatbuffer of
     builtin ops only."""
     steps = _StepModule(module)
@@ -78,15 +77,15 @@ def convert(module: serving.ServingModule, quantize: bool = False) -> bytes:
 
 def export(model, save_path: str, vocab_path: str, export_dir: str,
            quantize: bool = False,
-           limits: serving_limits.Limits = serving_limits.DEFAULT) -> str:
+           limits: limits.Limits = limits.DEFAULT) -> str:
     """Writes a trained PTBModel as a new NAME/VERSION/ TFLite folder;
     returns the folder."""
-    return export_module(serving.ServingModule(model, vocab_path, limits=limits),
+    return export_module(ServingModule(model, vocab_path, limits=limits),
                          vocab_path, export_dir, quantize,
-                         save_dir.run_level(save_path))
+                         run_dir.run_level(save_path))
 
 
-def export_module(module: serving.ServingModule, vocab_path: str,
+def export_module(module: ServingModule, vocab_path: str,
                   export_dir: str, quantize: bool = False,
                   level: str = "word") -> str:
     """Writes a ServingModule's step as a new NAME/VERSION/ TFLite folder."""
@@ -97,7 +96,7 @@ def export_module(module: serving.ServingModule, vocab_path: str,
             model_file.write(flatbuffer)
         os.makedirs(os.path.join(folder, "assets"))
         shutil.copyfile(vocab_path, os.path.join(folder, VOCAB_FILE))
-        versions.write_metadata(folder, {
+        export_layout.write_metadata(folder, {
             "format": "tflite",
             "quantized": bool(quantize),
             "level": level,
@@ -108,4 +107,4 @@ def export_module(module: serving.ServingModule, vocab_path: str,
             "eos_id": int(module.eos_id),
         })
 
-    return versions.write_version(export_dir, write)
+    return export_layout.write_version(export_dir, write)

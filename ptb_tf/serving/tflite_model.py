@@ -17,10 +17,11 @@ from typing import Dict
 
 import numpy as np
 
-from ptb_tf import serving_limits
-from ptb_tf import versions
+from ptb_tf.corpus.vocab import Vocabulary
 from ptb_tf.errors import UserError
-from ptb_tf.vocab import Vocabulary
+from ptb_tf.serving import export_layout
+from ptb_tf.serving import limits
+
 
 # The files of a TFLite export's version folder (ptb_tf/tflite_export.py).
 MODEL_FILE = "model.tflite"
@@ -32,7 +33,7 @@ def resolve(path: str) -> str:
     it, or NAME (its newest version)."""
     if os.path.basename(path) == MODEL_FILE and os.path.isfile(path):
         path = os.path.dirname(path) or "."
-    folder = versions.resolve_version(path, MODEL_FILE)
+    folder = export_layout.resolve_version(path, MODEL_FILE)
     if folder is None:
         raise UserError(f"{path} is not a TFLite export (no {MODEL_FILE} in it "
                         "or in a version folder below it); write one with "
@@ -54,8 +55,8 @@ class TFLiteModel:
 
     def __init__(self, path: str, num_threads: int = 1):
         folder = resolve(path)
-        self.metadata = versions.read_metadata(folder)
-        self.limits = serving_limits.Limits.from_dict(
+        self.metadata = export_layout.read_metadata(folder)
+        self.limits = limits.Limits.from_dict(
             self.metadata.get("limits", {}))
         self.vocab = Vocabulary.load(os.path.join(folder,
                                                   VOCAB_FILE))

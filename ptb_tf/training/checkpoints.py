@@ -23,10 +23,11 @@ from typing import Any, Dict, Optional
 import numpy as np
 import tensorflow as tf
 
-from ptb_tf import identity
+from ptb_tf import run_dir
 from ptb_tf.errors import UserError
+from ptb_tf.options import BEST
+from ptb_tf.training.trainer import Progress
 
-BEST = "best"
 
 # Columns of the per-epoch history kept in the checkpoint.
 HISTORY_COLUMNS = ("learning_rate", "train_perplexity", "valid_perplexity",
@@ -61,6 +62,17 @@ class RunState(tf.Module):
         self.rng = [variable for variable in model.non_trainable_variables
                     if "seed_generator_state" in variable.path]
 
+    def progress(self) -> Progress:
+        """Where the unfinished epoch stands (batch 0 at an epoch's start)."""
+        return Progress(int(self.batches_done), float(self.epoch_cost),
+                        tf.convert_to_tensor(self.state))
+
+    def record(self, progress: Progress) -> None:
+        """Makes `progress` the position the next checkpoint saves."""
+        self.batches_done.assign(progress.done)
+        self.epoch_cost.assign(progress.cost)
+        self.state.assign(progress.state)
+
 
 def saved_identity(checkpoint_path: str) -> Optional[Dict[str, Any]]:
     """The identity recorded in a checkpoint, or None for one written before
@@ -80,7 +92,7 @@ def check_identity(checkpoint_path: str, current: Dict[str, Any],
     """Raises UserError if the checkpoint was made with another config,
     vocabulary or data than `current`; `doing` is e.g. "resume"."""
     saved = saved_identity(checkpoint_path)
-    found = identity.differences(saved, current) if saved else []
+    found = run_dir.differences(saved, current) if saved else []
     if found:
         raise UserError(
             f"cannot {doing}: checkpoint {checkpoint_path} was made with "

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from ptb_tf.reader import batchify, num_batches
+from ptb_tf.corpus.layout import batchify, num_batches
 
 
 def window_dataset(ids: np.ndarray, batch_size: int,

@@ -3,9 +3,9 @@
 import keras
 import tensorflow as tf
 
-from ptb_tf import recurrent
 from ptb_tf.config import CHOICES
-from ptb_tf.model_modes import PRECISIONS, RNN_MODES, STATE_PARTS
+from ptb_tf.model import recurrent
+from ptb_tf.options import PRECISIONS, RNN_MODES, STATE_PARTS
 
 
 @keras.saving.register_keras_serializable(package="ptb_tf")

@@ -44,10 +44,11 @@ serving.
 
 import tensorflow as tf
 
-from ptb_tf import recurrent
-from ptb_tf import sampling
-from ptb_tf import serving_limits
-from ptb_tf.vocab import EOS, UNK, Vocabulary
+from ptb_tf.corpus.vocab import EOS, UNK, Vocabulary
+from ptb_tf.model import recurrent
+from ptb_tf.serving import decoding
+from ptb_tf.serving import limits
+
 
 _STRING_BATCH = tf.TensorSpec([None, None], tf.string)
 
@@ -56,7 +57,7 @@ class ServingModule(tf.Module):
     """A trained PTBModel's weights and vocabulary, with serving signatures."""
 
     def __init__(self, model, vocab_path: str, top_k: int = 10,
-                 limits: serving_limits.Limits = serving_limits.DEFAULT):
+                 limits: limits.Limits = limits.DEFAULT):
         super().__init__(name="ptb_language_model")
         self.limits = limits
         vocab = Vocabulary.load(vocab_path)
@@ -322,7 +323,7 @@ class ServingModule(tf.Module):
         _, state = self._advance(self._lookup(prefix),
                                  tf.not_equal(prefix, ""), state)
 
-        ids, total = sampling.sample_sequence(
+        ids, total = decoding.sample_sequence(
             self.step_log_probs, self.next_log_probs(state), state, num_words,
             temperature, top_k, seed)
         return {"words": self._words(ids), "log_probability": total}

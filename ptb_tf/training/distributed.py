@@ -18,10 +18,8 @@ from typing import Optional
 
 import tensorflow as tf
 
-from ptb_tf import training
 from ptb_tf.errors import UserError
-
-STRATEGIES = ("default", "mirrored", "multi_worker")
+from ptb_tf.training.trainer import Trainer, zero_unless
 
 
 def make_strategy(name: str, num_gpus: int = 0,
@@ -52,21 +50,10 @@ def make_strategy(name: str, num_gpus: int = 0,
             raise UserError("--strategy=multi_worker needs TF_CONFIG with a "
                             "cluster of workers and this task's index")
         return tf.distribute.MultiWorkerMirroredStrategy()
-    raise UserError(f"--strategy must be one of {', '.join(STRATEGIES)}. "
-                    f"Received: strategy={name}")
+    raise ValueError(f"unknown strategy {name!r}")
 
 
-def is_chief(strategy: Optional[tf.distribute.Strategy]) -> bool:
-    """Whether this process writes files (the only one, or worker 0)."""
-    if strategy is None:
-        return True
-    resolver = strategy.cluster_resolver
-    return (resolver is None or not resolver.task_type
-            or (resolver.task_type in ("chief", "worker")
-                and resolver.task_id == 0))
-
-
-class DistributedTrainer(training.Trainer):
+class DistributedTrainer(Trainer):
     """A Trainer whose train_steps run data-parallel under a strategy.
 
     The model must have been built under strategy.scope(). Evaluation runs as
@@ -122,7 +109,7 @@ class DistributedTrainer(training.Trainer):
         finite = tf.math.is_finite(cost) & tf.math.is_finite(global_norm)
         # Keras's optimizer sums the replicas' gradients inside apply (each
         # replica hands it the same global gradient): pass 1/R of it.
-        self.optimizer.apply([training.zero_unless(finite, gradient) / replicas
+        self.optimizer.apply([zero_unless(finite, gradient) / replicas
                               for gradient in clipped], variables)
         self.replica_state.assign(new_state)
         return cost, global_norm

@@ -1,22 +1,28 @@
-"""Reading text corpora and laying them out like `reader.ptb_producer`.
+"""A corpus: where its text comes from (DataSpec) and its three splits as ids.
 
 NumPy only: the command-line tools check the data before TensorFlow starts.
 """
 
 import dataclasses
-import gzip
 import os
-import zipfile
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
+from ptb_tf import options
+from ptb_tf.corpus.text import read_words
+from ptb_tf.corpus.vocab import Vocabulary
 from ptb_tf.errors import UserError
-from ptb_tf.vocab import EOS, Vocabulary
+
 
 SPLITS = ("train", "valid", "test")
+
+
 PTB_FILES = {split: f"ptb.{split}.txt" for split in SPLITS}
-LEVELS = ("word", "char")
+
+
+
+
 # How --text_file is cut, in order, into train / valid / test tokens.
 DEFAULT_SPLIT = (0.9, 0.05, 0.05)
 
@@ -67,7 +73,7 @@ class DataSpec:
         if any(files) and not all(files):
             return ("--train_file, --valid_file and --test_file go together: "
                     "give all three")
-        if self.level not in LEVELS:
+        if self.level not in options.LEVELS:
             return f"--level must be word or char. Received: level={self.level}"
         if (len(self.split) != 3 or any(part <= 0 for part in self.split)
                 or abs(sum(self.split) - 1) > 1e-6):
@@ -80,84 +86,6 @@ class DataSpec:
         if self.min_count < 1:
             return f"--min_count must be >= 1. Received: min_count={self.min_count}"
         return None
-
-
-def read_text(path: str) -> str:
-    """A whole UTF-8 text file (plain, .gz, or a .zip of one file), with
-    every line break as "\\n"."""
-    if not os.path.exists(path):
-        raise UserError(f"data file not found: {path}; check the data flags")
-    if not os.path.isfile(path):
-        raise UserError(f"{path} is not a file; check the data flags")
-    raw = _read_bytes(path)
-    if not raw:
-        raise UserError(f"data file is empty: {path}; give a file with text")
-    if b"\0" in raw:
-        raise UserError(f"{path} looks binary (it has NUL bytes), not text; "
-                        "give a UTF-8 text file")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise UserError(f"{path} is not UTF-8 text (bad byte at offset "
-                        f"{error.start}); convert it to UTF-8") from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _read_bytes(path: str) -> bytes:
-    """The bytes of a file, uncompressed if it is a .gz or a .zip."""
-    try:
-        if path.endswith(".gz"):
-            with gzip.open(path, "rb") as compressed:
-                return compressed.read()
-        if path.endswith(".zip"):
-            with zipfile.ZipFile(path) as archive:
-                members = [name for name in archive.namelist()
-                           if not name.endswith("/")]
-                if len(members) != 1:
-                    raise UserError(
-                        f"{path} holds {len(members)} files; a .zip of text "
-                        "must hold exactly one")
-                return archive.read(members[0])
-    except (OSError, EOFError, zipfile.BadZipFile) as error:
-        raise UserError(f"cannot read {path}: {error}; give an intact .gz "
-                        "or .zip, or plain text") from None
-    with open(path, "rb") as data_file:
-        return data_file.read()
-
-
-def tokenize(text: str, level: str = "word", name: str = "the text") -> List[str]:
-    """The tokens of a text, each line break an `<eos>` token.
-
-    word: whitespace-separated words. The tutorial did
-    `f.read().replace("\\n", "<eos>").split()`, which relies on PTB's lines
-    starting and ending with a space; padding `<eos>` with spaces gives the
-    same tokens on PTB and the right ones on files without padding.
-    char: every character, spaces included, is a token.
-    """
-    tokens = split_tokens(text, level)
-    if all(token == EOS for token in tokens):
-        raise UserError(f"{name} has no words, only blank lines; "
-                        "give a file with text")
-    return tokens
-
-
-def split_tokens(text: str, level: str = "word") -> List[str]:
-    """tokenize without its check: [] for a text with no tokens."""
-    if level == "char":
-        return [EOS if character == "\n" else character for character in text]
-    return text.replace("\n", f" {EOS} ").split()
-
-
-def join_tokens(tokens: List[str], level: str = "word") -> str:
-    """Text from tokens, the inverse of tokenize: `<eos>` is a line break."""
-    if level == "char":
-        return "".join("\n" if token == EOS else token for token in tokens)
-    return " ".join(tokens)
-
-
-def read_words(path: str, level: str = "word") -> List[str]:
-    """The tokens of a file (see read_text and tokenize)."""
-    return tokenize(read_text(path), level, path)
 
 
 def load_corpus(source) -> Corpus:
@@ -197,33 +125,3 @@ def load_corpus(source) -> Corpus:
                              min_count=spec.min_count)
     return Corpus(vocab=vocab, level=spec.level,
                   **{split: vocab.encode(words[split]) for split in SPLITS})
-
-
-def batchify(ids: np.ndarray, batch_size: int) -> np.ndarray:
-    """Cuts a corpus into `batch_size` contiguous rows, dropping the remainder.
-
-    ids: int [num_tokens] -> int [batch_size, num_tokens // batch_size]
-
-        corpus:  a b c d e f g h i j k        (batch_size 3)
-        rows:    a b c
-                 d e f
-                 g h i                        (j k dropped)
-    """
-    batch_len = len(ids) // batch_size
-    return np.reshape(ids[:batch_size * batch_len], [batch_size, batch_len])
-
-
-def num_batches(num_tokens: int, batch_size: int, num_steps: int) -> int:
-    """The tutorial's `epoch_size`: full windows, with one token kept for targets."""
-    return (num_tokens // batch_size - 1) // num_steps
-
-
-def check_batchable(name: str, num_tokens: int, batch_size: int,
-                    num_steps: int) -> None:
-    """Raises UserError unless the corpus fills at least one batch."""
-    if num_batches(num_tokens, batch_size, num_steps) <= 0:
-        needed = batch_size * (num_steps + 1)
-        raise UserError(
-            f"the {name} data has {num_tokens} tokens, too few for one batch of "
-            f"batch_size={batch_size} x num_steps={num_steps} (needs at least "
-            f"{needed}); use more text or smaller --batch_size/--num_steps")

@@ -1,0 +1,50 @@
+"""What the benchmarks share: training variants, timing, memory."""
+
+import resource
+import statistics
+import time
+
+
+def parse_variant(variant: str):
+    """"unrolled+xla+bf16" -> ("unrolled", jit_compile=True, "mixed_bfloat16")."""
+    rnn_mode, *options = variant.split("+")
+    precision = "mixed_bfloat16" if "bf16" in options else "float32"
+    return rnn_mode, "xla" in options, precision
+
+
+def check_variant(variant: str) -> bool:
+    """Whether a variant names known options that go together."""
+    from ptb_tf.options import run_options_problem  # pylint: disable=g-import-not-at-top
+    options = variant.split("+")[1:]
+    return (set(options) <= {"xla", "bf16"}
+            and run_options_problem(*parse_variant(variant)) is None)
+
+
+def trainer_for(config, variant: str):
+    """A Trainer on a fresh model for a variant such as "unrolled+xla"."""
+    from ptb_tf.training.models import build_model  # pylint: disable=g-import-not-at-top
+    from ptb_tf.training.trainer import Trainer  # pylint: disable=g-import-not-at-top
+    rnn_mode, xla, precision = parse_variant(variant)
+    return Trainer(build_model(config, rnn_mode, precision),
+                            config, jit_compile=xla)
+
+
+def median_rate(run, repeats, work):
+    """Median of work / seconds over `repeats` calls of run() (after one)."""
+    run()
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        rates.append(work / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,172 @@
+"""The measurements of `python -m ptb_tf.benchmark`: matmul rates, training
+speed per path, the exact test, serving latency and the side costs."""
+
+import os
+import statistics
+import tempfile
+import time
+
+from ptb_tf.bench.common import median_rate, timed, trainer_for
+
+
+def flops_per_word(config) -> float:
+    """Training FLOPs per word: 3x the forward multiply-adds (forward, and the
+    two backward matmuls) of the LSTM layers and the softmax, 2 FLOPs each."""
+    hidden = config.hidden_size
+    lstm = config.num_layers * (hidden + hidden) * 4 * hidden
+    return 3 * 2 * (lstm + hidden * config.vocab_size)
+
+
+def matmul_rates(tf, shapes):
+    """GFLOP/s of [m, k] x [k, n] matmuls in float32 and bfloat16."""
+    results = {}
+    for dtype in (tf.float32, tf.bfloat16):
+        for name, (m, k, n) in shapes.items():
+            a = tf.cast(tf.random.normal([m, k]), dtype)
+            b = tf.cast(tf.random.normal([k, n]), dtype)
+            repeat = max(1, int(2e10 // (2 * m * k * n)))  # ~20 GFLOP a call
+
+            @tf.function
+            def chain(a=a, b=b, repeat=repeat):
+                total = tf.zeros([], dtype)
+                for _ in range(repeat):
+                    total += tf.matmul(a, b)[0, 0]
+                return total
+
+            rate = median_rate(lambda: chain().numpy(), 5,
+                                2 * m * k * n * repeat / 1e9)
+            results[f"{dtype.name} {name}"] = rate
+    return results
+
+
+def train_rate(tf, corpus, config, windows, batches_per_window, variant):
+    """Steady-state training speed of `config` on real PTB batches."""
+    from ptb_tf.corpus.datasets import window_dataset  # pylint: disable=g-import-not-at-top
+    trainer = trainer_for(config, variant)
+    inputs, targets = next(iter(window_dataset(
+        corpus.train, config.batch_size, config.num_steps).batch(
+            batches_per_window)))
+    count = tf.constant(batches_per_window)
+    state = trainer.model.zero_state(config.batch_size)
+
+    def run():
+        nonlocal state
+        _, cost, state, _, _ = trainer.train_steps(inputs, targets, count,
+                                                   state)
+        cost.numpy()
+
+    words = batches_per_window * config.batch_size * config.num_steps
+    run()  # tracing
+    words_per_second = median_rate(run, windows, words)
+    return {"words_per_second": words_per_second,
+            "ms_per_step": 1e3 * config.batch_size * config.num_steps
+                           / words_per_second,
+            "gflops": words_per_second * flops_per_word(config) / 1e9}
+
+
+def epoch_time(corpus, config, variant):
+    """Seconds of one full training epoch (the per-step overhead test)."""
+    trainer = trainer_for(config, variant)
+
+    def epoch():
+        return trainer.run_epoch(corpus.train, config.batch_size,
+                                 config.num_steps, train=True)["seconds"]
+
+    epoch()  # A first epoch traces and compiles: time the second.
+    return epoch()
+
+
+def exact_test_seconds(corpus, config, window=500):
+    from ptb_tf.training.models import build_model  # pylint: disable=g-import-not-at-top
+    from ptb_tf.training.trainer import Trainer  # pylint: disable=g-import-not-at-top
+    trainer = Trainer(build_model(config), config)
+    trainer.evaluate_exact(corpus.test[:window * 2 + 7], window)  # tracing
+    start = time.perf_counter()
+    trainer.evaluate_exact(corpus.test, window)
+    return time.perf_counter() - start
+
+
+def serving_latency(tf, corpus, config):
+    """step at batch 1 (p50, p99 ms) and score of 64 x 35 words (ms)."""
+    import numpy as np  # pylint: disable=g-import-not-at-top
+    from ptb_tf.serving.module import ServingModule  # pylint: disable=g-import-not-at-top
+    from ptb_tf.training.models import build_model  # pylint: disable=g-import-not-at-top
+    from ptb_tf.serving import export_layout  # pylint: disable=g-import-not-at-top
+    model = build_model(config)
+    with tempfile.TemporaryDirectory() as folder:
+        vocab_path = os.path.join(folder, "vocab.txt")
+        corpus.vocab.save(vocab_path)
+        module = ServingModule(model, vocab_path)
+        path = export_layout.write_version(
+            os.path.join(folder, "export"),
+            lambda out: tf.saved_model.save(module, out,
+                                            signatures=module.signatures()))
+        signatures = tf.saved_model.load(path).signatures
+        step = signatures["step"]
+        state = signatures["start_state"](batch_size=tf.constant(1))["state"]
+        word = tf.constant(["the"])
+        for _ in range(20):
+            state = step(words=word, state=state)["state"]
+        latencies = []
+        for _ in range(500):
+            start = time.perf_counter()
+            result = step(words=word, state=state)
+            result["state"].numpy()
+            latencies.append(1e3 * (time.perf_counter() - start))
+            state = result["state"]
+        words = corpus.vocab.decode(corpus.test[:64 * 35])
+        batch = tf.constant(np.array(words).reshape(64, 35))
+        score = signatures["score"]
+        score(words=batch)["log_probability"].numpy()
+        score_ms = []
+        for _ in range(20):
+            start = time.perf_counter()
+            score(words=batch)["log_probability"].numpy()
+            score_ms.append(1e3 * (time.perf_counter() - start))
+    return {"step_p50_ms": float(np.percentile(latencies, 50)),
+            "step_p99_ms": float(np.percentile(latencies, 99)),
+            "score_64x35_ms": statistics.median(score_ms)}
+
+
+def pipeline_rate(corpus, config):
+    """Words per second of the tf.data pipeline alone (the training chunks)."""
+    from ptb_tf.corpus.datasets import chunk_dataset  # pylint: disable=g-import-not-at-top
+    from ptb_tf.training.trainer import chunk_size  # pylint: disable=g-import-not-at-top
+    size = chunk_size(corpus.train, config.batch_size, config.num_steps)
+
+    def run():
+        for _ in chunk_dataset(corpus.train, config.batch_size,
+                               config.num_steps, size):
+            pass
+
+    return median_rate(run, 3, len(corpus.train))
+
+
+def checkpoint_seconds(tf, config):
+    """Seconds to write one checkpoint of `config` (model and optimizer)."""
+    from ptb_tf.training.models import build_model  # pylint: disable=g-import-not-at-top
+    from ptb_tf.training.trainer import Trainer  # pylint: disable=g-import-not-at-top
+    trainer = Trainer(build_model(config), config)
+    checkpoint = tf.train.Checkpoint(model=trainer.model,
+                                     optimizer=trainer.optimizer)
+    with tempfile.TemporaryDirectory() as folder:
+        manager = tf.train.CheckpointManager(checkpoint, folder, max_to_keep=3)
+        return statistics.median(
+            timed(manager.save) for _ in range(5))
+
+
+def side_costs(pipeline_words_per_second, save_seconds, corpus,
+               words_per_second):
+    """What the pipeline, checkpointing and logging add to one training epoch.
+
+    As fractions of the epoch's compute time at `words_per_second`: the whole
+    epoch's data through tf.data, timed alone (prefetching overlaps it with
+    training, so this is an upper bound) and one checkpoint (written once an
+    epoch). The ten progress lines read a loss each chunk's call has already
+    returned, and print: nothing to time.
+    """
+    epoch_seconds = len(corpus.train) / words_per_second
+    return {"epoch_seconds": epoch_seconds,
+            "pipeline_fraction": (len(corpus.train) / pipeline_words_per_second
+                                  / epoch_seconds),
+            "checkpoint_fraction": save_seconds / epoch_seconds}
