@@ -14,7 +14,6 @@ writes JSON. Weights are untrained: speed does not depend on their values.
 
 import sys
 
-from absl import app
 from absl import flags
 
 from ptb_tf import cli
@@ -137,9 +136,7 @@ def main(argv):
         write_json(FLAGS.output, report)
 
 
-def run() -> None:
-    define_flags()
-    app.run(cli.guarded(main))
+run = cli.command(define_flags, main)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 import functools
 import sys
 
+from ptb_tf.corpus import ptb
+from ptb_tf.corpus.splits import DEFAULT_SPLIT, SPLITS, DataSpec
 from ptb_tf.errors import UsageError, UserError
 from ptb_tf.options import BEST, CHECKPOINTS, choice_problem
 from ptb_tf.serving.source import ModelSource
@@ -37,6 +39,83 @@ def guarded(main, interrupted: str = "interrupted"):
             sys.exit(130)
 
     return wrapper
+
+
+def define_data_flags(flag_values, download: bool = True) -> None:
+    """The flags of every command that reads a corpus: PTB's folder, three
+    files or one text cut by --split; word or character level; the
+    vocabulary's cut-offs. With `download`, --download_url too: no data flag
+    then means PTB in the cache folder, fetched there first."""
+    from absl import flags  # pylint: disable=g-import-not-at-top
+    if download:
+        flags.DEFINE_string("download_url", ptb.DEFAULT_URL,
+                            "Where PTB's simple-examples.tgz is fetched from "
+                            "when no data flag is given and the cache folder "
+                            f"({ptb.cache_folder()}) has no PTB yet.",
+                            flag_values=flag_values)
+    flags.DEFINE_string("data_path", None,
+                        "Folder with ptb.train.txt, ptb.valid.txt, ptb.test.txt.",
+                        flag_values=flag_values)
+    for split in SPLITS:
+        flags.DEFINE_string(f"{split}_file", None,
+                            f"The {split} text (instead of --data_path; all "
+                            "three files together). Plain, .gz or .zip.",
+                            flag_values=flag_values)
+    flags.DEFINE_string("text_file", None,
+                        "One text, cut in order by --split into train, valid "
+                        "and test (instead of --data_path). Plain, .gz or .zip.",
+                        flag_values=flag_values)
+    flags.DEFINE_list("split", [str(part) for part in DEFAULT_SPLIT],
+                      "Fractions of --text_file's tokens for train, valid, "
+                      "test, in that order.", flag_values=flag_values)
+    flags.DEFINE_string("level", "word",
+                        "word: tokens split on whitespace; char: every "
+                        "character a token. Line breaks are <eos> either way.",
+                        flag_values=flag_values)
+    flags.DEFINE_integer("max_vocab_size", 0,
+                         "Keep only the most frequent tokens of the training "
+                         "text (0: all); the rest become <unk>.",
+                         flag_values=flag_values)
+    flags.DEFINE_integer("min_count", 1,
+                         "Keep only tokens seen at least this often in the "
+                         "training text; the rest become <unk>.",
+                         flag_values=flag_values)
+
+
+def data_spec_from_flags(flag_values) -> DataSpec:
+    """The data flags as a DataSpec; UsageError if they do not go together.
+
+    No data flag at all means PTB in the cache folder, downloaded there
+    first (from --download_url) if it is not there yet; a command without
+    --download_url requires a data flag.
+    """
+    data_path = flag_values.data_path
+    if not (data_path or flag_values.train_file or flag_values.valid_file
+            or flag_values.test_file or flag_values.text_file):
+        if "download_url" not in flag_values:
+            require_data_path(data_path)
+        data_path = ptb.cache_folder()
+        if not ptb.has_ptb(data_path):
+            print(f"No data flag: getting PTB into {data_path} (pass "
+                  "--data_path to read it from elsewhere)", flush=True)
+            ptb.download(data_path, flag_values.download_url,
+                         log=lambda line: print(line, flush=True))
+    try:
+        split = tuple(float(part) for part in flag_values.split)
+    except ValueError:
+        raise UsageError("--split must be three fractions, e.g. 0.9,0.05,0.05. "
+                         f"Received: split={','.join(flag_values.split)}"
+                         ) from None
+    spec = DataSpec(
+        data_path=data_path, train_file=flag_values.train_file,
+        valid_file=flag_values.valid_file, test_file=flag_values.test_file,
+        text_file=flag_values.text_file, split=split, level=flag_values.level,
+        max_vocab_size=flag_values.max_vocab_size,
+        min_count=flag_values.min_count)
+    problem = spec.problem()
+    if problem:
+        raise UsageError(problem)
+    return spec
 
 
 def define_model_source_flags(flag_values, tflite: bool = False) -> None:
@@ -82,6 +161,28 @@ def model_source(flag_values) -> ModelSource:
     if problem:
         raise UsageError(problem)
     return ModelSource(checkpoint=flag_values.checkpoint, **values).check()
+
+
+def check_min(flag_values, minimum, *names, note: str = "") -> None:
+    """UsageError unless every flag named is at least `minimum`; `note`
+    follows the bound in the message (e.g. " (0: all)")."""
+    for name in names:
+        value = flag_values[name].value
+        if value < minimum:
+            raise UsageError(f"--{name} must be >= {minimum}{note}. "
+                             f"Received: {name}={value}")
+
+
+def command(define_flags, main, interrupted: str = "interrupted"):
+    """A command module's entry point, `run`: defines its flags, then runs
+    main under absl, a UserError or Ctrl-C answered as guarded() does."""
+
+    def run() -> None:
+        from absl import app  # pylint: disable=g-import-not-at-top
+        define_flags()
+        app.run(guarded(main, interrupted))
+
+    return run
 
 
 def check_utf8(name: str, value: str) -> str:

@@ -10,8 +10,8 @@ import dataclasses
 import json
 from typing import Any, Dict
 
-from ptb_tf.errors import UsageError
 from ptb_tf import options
+from ptb_tf.errors import UsageError
 
 
 @dataclasses.dataclass(frozen=True)

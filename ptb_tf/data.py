@@ -19,7 +19,6 @@ kept as they are. A DEST that already holds the three files is left alone.
 """
 
 
-from absl import app
 from absl import flags
 
 from ptb_tf import cli
@@ -56,10 +55,8 @@ def main(argv):
              log=lambda line: print(line, flush=True))
 
 
-def run() -> None:
-    define_flags()
-    app.run(cli.guarded(main, interrupted="interrupted: nothing was "
-                                          "extracted; run again"))
+run = cli.command(define_flags, main,
+                  "interrupted: nothing was extracted; run again")
 
 
 if __name__ == "__main__":

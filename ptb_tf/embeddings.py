@@ -19,7 +19,6 @@ PNG if matplotlib is installed (`pip install -e ".[plot]"`).
 import os
 from typing import List, Tuple
 
-from absl import app
 from absl import flags
 
 from ptb_tf import cli
@@ -72,13 +71,8 @@ def check_flags(flag_values: flags.FlagValues):
     if flag_values.method not in METHODS:
         raise UsageError(f"--method must be one of {', '.join(METHODS)}. "
                          f"Received: method={flag_values.method}")
-    for name in ("k", "plot_words"):
-        if flag_values[name].value < 1:
-            raise UsageError(f"--{name} must be >= 1. Received: "
-                             f"{name}={flag_values[name].value}")
-    if flag_values.projector_words < 0:
-        raise UsageError("--projector_words must be >= 0 (0: all). Received: "
-                         f"projector_words={flag_values.projector_words}")
+    cli.check_min(flag_values, 1, "k", "plot_words")
+    cli.check_min(flag_values, 0, "projector_words", note=" (0: all)")
     analogies = [parse_analogy(cli.check_utf8("analogy", text))
                  for text in flag_values.analogy]
     if not (flag_values.neighbours or analogies or flag_values.projector_dir
@@ -130,9 +124,7 @@ def main(argv):
         print(f"Map of {len(ids)} words: {FLAGS.plot}", flush=True)
 
 
-def run() -> None:
-    define_flags()
-    app.run(cli.guarded(main))
+run = cli.command(define_flags, main)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ already there, from the checkpoint with the best validation perplexity
 SavedModel's signatures and ptb_tf/tflite_export.py for the TFLite model.
 """
 
-from absl import app
 from absl import flags
 
 from ptb_tf import cli
@@ -79,8 +78,7 @@ def main(argv):
     if FLAGS.quantize and FLAGS.format != "tflite":
         raise UsageError("--quantize needs --format=tflite (a SavedModel "
                          "keeps float32 weights)")
-    if FLAGS.top_k < 1:
-        raise UsageError(f"--top_k must be >= 1. Received: top_k={FLAGS.top_k}")
+    cli.check_min(FLAGS, 1, "top_k")
     limits = limits_from_flags()
     run_dir.load_run(FLAGS.save_path)
     cli.quiet_tensorflow()
@@ -93,9 +91,7 @@ def main(argv):
           f"as {kind} to {path}")
 
 
-def run() -> None:
-    define_flags()
-    app.run(cli.guarded(main))
+run = cli.command(define_flags, main)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ its `step_ids` signature. Log-probabilities are natural logarithms of the
 continuation given the prefix.
 """
 
-from absl import app
 from absl import flags
 import numpy as np
 
@@ -71,13 +70,8 @@ def check_flags(flag_values: flags.FlagValues):
     if not flag_values.temperature > 0:
         raise UsageError("--temperature must be > 0. "
                          f"Received: temperature={flag_values.temperature}")
-    for name in ("top_k", "beam_width"):
-        if flag_values[name].value < 0:
-            raise UsageError(f"--{name} must be >= 0. "
-                             f"Received: {name}={flag_values[name].value}")
-    if flag_values.num_samples < 1:
-        raise UsageError("--num_samples must be >= 1. "
-                         f"Received: num_samples={flag_values.num_samples}")
+    cli.check_min(flag_values, 0, "top_k", "beam_width")
+    cli.check_min(flag_values, 1, "num_samples")
     for name in ("num_samples", "beam_width"):
         if flag_values[name].value > limits.max_batch_size:
             raise UsageError(f"--{name} must be <= {limits.max_batch_size} "
@@ -136,9 +130,7 @@ def main(argv):
         print(f"{log_prob:.3f}\t{join_tokens(prefix + generated, level)}")
 
 
-def run() -> None:
-    define_flags()
-    app.run(cli.guarded(main))
+run = cli.command(define_flags, main)
 
 
 if __name__ == "__main__":

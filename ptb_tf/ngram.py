@@ -10,12 +10,10 @@ import math
 import sys
 import time
 
-from absl import app
 from absl import flags
 
 from ptb_tf import cli
 from ptb_tf.corpus.splits import load_corpus
-from ptb_tf.errors import UsageError
 from ptb_tf.files import write_json
 from ptb_tf.model.kneser_ney import KneserNey
 
@@ -24,9 +22,7 @@ FLAGS = flags.FLAGS
 
 
 def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
-    flags.DEFINE_string("data_path", None,
-                        "Folder with ptb.train.txt, ptb.valid.txt, ptb.test.txt.",
-                        flag_values=flag_values)
+    cli.define_data_flags(flag_values, download=False)
     flags.DEFINE_integer("order", 5, "n of the n-gram model.",
                          flag_values=flag_values)
     flags.DEFINE_string("results_file", None, "Write the results JSON here.",
@@ -35,11 +31,10 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
 
 def main(argv):
     cli.check_no_arguments(argv)
-    cli.require_data_path(FLAGS.data_path)
-    if FLAGS.order < 1:
-        raise UsageError(f"--order must be >= 1. Received: order={FLAGS.order}")
+    data = cli.data_spec_from_flags(FLAGS)
+    cli.check_min(FLAGS, 1, "order")
     start = time.perf_counter()
-    corpus = load_corpus(FLAGS.data_path)
+    corpus = load_corpus(data)
     model = KneserNey(corpus.train, FLAGS.order, len(corpus.vocab))
     trained = time.perf_counter()
     print(f"{FLAGS.order}-gram modified Kneser-Ney on {len(corpus.train)} "
@@ -63,9 +58,7 @@ def main(argv):
         write_json(FLAGS.results_file, results)
 
 
-def run() -> None:
-    define_flags()
-    app.run(cli.guarded(main))
+run = cli.command(define_flags, main)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ checkpoint moves between them):
 import dataclasses
 from typing import Optional, Sequence
 
+
 RNN_MODES = ("keras", "unrolled", "block")
 
 # The recurrent cells, and how many [batch, hidden] tensors each carries as

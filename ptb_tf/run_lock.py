@@ -21,6 +21,7 @@ import time
 
 from ptb_tf.errors import UserError
 
+
 LOCK_FILE = ".ptb_tf.lock"
 
 # save_path (real path) -> the open lock file of this process; held until

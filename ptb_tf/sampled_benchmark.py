@@ -23,7 +23,6 @@ import statistics
 import sys
 import time
 
-from absl import app
 from absl import flags
 import numpy as np
 
@@ -32,7 +31,6 @@ from ptb_tf.bench.common import trainer_for
 from ptb_tf.config import PRESETS
 from ptb_tf.corpus.splits import Corpus
 from ptb_tf.corpus.vocab import Vocabulary
-from ptb_tf.errors import UsageError
 from ptb_tf.files import write_json
 
 
@@ -121,11 +119,8 @@ def paired_rates(tf, corpus, configs, variant, windows, batches=20):
 
 def main(argv):
     cli.check_no_arguments(argv)
-    for name in ("vocab_words", "train_tokens", "num_sampled", "epochs",
-                 "windows"):
-        if FLAGS[name].value < 1:
-            raise UsageError(f"--{name} must be >= 1. Received: "
-                             f"{name}={FLAGS[name].value}")
+    cli.check_min(FLAGS, 1, "vocab_words", "train_tokens", "num_sampled",
+                  "epochs", "windows")
     tf = cli.quiet_tensorflow()
     import keras  # pylint: disable=g-import-not-at-top
     from ptb_tf.training.results import machine_info  # pylint: disable=g-import-not-at-top
@@ -189,9 +184,7 @@ def unigram_perplexity(corpus: Corpus) -> float:
     return math.exp(-np.mean(log_probs[corpus.test]))
 
 
-def run() -> None:
-    define_flags()
-    app.run(cli.guarded(main))
+run = cli.command(define_flags, main)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import os
 import sys
 from typing import Iterator, List
 
-from absl import app
 from absl import flags
 import numpy as np
 
@@ -166,10 +165,7 @@ def _perplexity(log_prob: float, count: int) -> float:
 def main(argv):
     cli.check_no_arguments(argv)
     source = cli.model_source(FLAGS)
-    for name in ("batch_size", "window"):
-        if FLAGS[name].value < 1:
-            raise UsageError(f"--{name} must be >= 1. "
-                             f"Received: {name}={FLAGS[name].value}")
+    cli.check_min(FLAGS, 1, "batch_size", "window")
     if FLAGS.input != "-" and not os.path.isfile(FLAGS.input):
         raise UserError(f"--input={FLAGS.input} not found; pass a text file "
                         "or - for standard input")
@@ -195,9 +191,7 @@ def main(argv):
           f"{_perplexity(scorer.total_log_prob, scorer.total_tokens):.3f}")
 
 
-def run() -> None:
-    define_flags()
-    app.run(cli.guarded(main))
+run = cli.command(define_flags, main)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 
-from absl import app
 from absl import flags
 import numpy as np
 
@@ -186,8 +185,7 @@ def main(argv):
     if FLAGS.save_path and len(FLAGS.configs) != 1:
         raise UsageError("--save_path measures one run: pass the one config "
                          "it was trained with in --configs")
-    if FLAGS.steps < 100:
-        raise UsageError(f"--steps must be >= 100. Received: steps={FLAGS.steps}")
+    cli.check_min(FLAGS, 100, "steps")
     cli.quiet_tensorflow()
     from ptb_tf.training.results import machine_info  # pylint: disable=g-import-not-at-top
     load_before = os.getloadavg()
@@ -206,9 +204,7 @@ def main(argv):
         write_json(FLAGS.output, report)
 
 
-def run() -> None:
-    define_flags()
-    app.run(cli.guarded(main))
+run = cli.command(define_flags, main)
 
 
 if __name__ == "__main__":

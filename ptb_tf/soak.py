@@ -16,7 +16,6 @@ import resource
 import sys
 import tempfile
 
-from absl import app
 from absl import flags
 
 from ptb_tf import cli
@@ -34,8 +33,7 @@ FLAGS = flags.FLAGS
 
 
 def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
-    flags.DEFINE_string("data_path", None, "Folder with the PTB files.",
-                        flag_values=flag_values)
+    cli.define_data_flags(flag_values, download=False)
     flags.DEFINE_integer("epochs", 20, "Epochs of the test config to run.",
                          flag_values=flag_values)
     flags.DEFINE_float("tolerance", 0.05,
@@ -58,14 +56,12 @@ def resident_mb() -> float:
 
 def main(argv):
     cli.check_no_arguments(argv)
-    cli.require_data_path(FLAGS.data_path)
-    if FLAGS.epochs < 3:
-        raise UsageError(f"--epochs must be >= 3 (memory is compared with "
-                         f"epoch 2's). Received: epochs={FLAGS.epochs}")
+    data = cli.data_spec_from_flags(FLAGS)
+    cli.check_min(FLAGS, 3, "epochs", note=" (memory is compared with epoch 2's)")
     problem = run_options_problem(FLAGS.rnn_mode, FLAGS.jit_compile, "float32")
     if problem:
         raise UsageError(problem)
-    corpus = load_corpus(FLAGS.data_path)
+    corpus = load_corpus(data)
     config = dataclasses.replace(PRESETS["test"], max_max_epoch=FLAGS.epochs,
                                  max_epoch=FLAGS.epochs,
                                  vocab_size=len(corpus.vocab))
@@ -109,9 +105,7 @@ def main(argv):
         raise UserError("memory grew by more than --tolerance over the run")
 
 
-def run() -> None:
-    define_flags()
-    app.run(cli.guarded(main))
+run = cli.command(define_flags, main)
 
 
 if __name__ == "__main__":

@@ -18,18 +18,16 @@ import os
 import shlex
 import sys
 
-from absl import app
 from absl import flags
 
 from ptb_tf import cli
-from ptb_tf.corpus import ptb
 from ptb_tf import run_dir
 from ptb_tf.config import HYPERPARAMETERS, PRESETS, Config
 from ptb_tf.corpus.layout import check_batchable
-from ptb_tf.corpus.splits import DEFAULT_SPLIT, DataSpec, load_corpus
+from ptb_tf.corpus.splits import load_corpus
 from ptb_tf.errors import UsageError, UserError
-from ptb_tf.options import PROGRESS, RunOptions, choice_problem
 from ptb_tf.files import write_json
+from ptb_tf.options import PROGRESS, RunOptions, choice_problem
 
 
 FLAGS = flags.FLAGS
@@ -75,38 +73,7 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                          "GPUs to train on, as the tutorial's flag: more than "
                          "1 means --strategy=mirrored over that many.",
                          flag_values=flag_values)
-    flags.DEFINE_string("download_url", ptb.DEFAULT_URL,
-                        "Where PTB's simple-examples.tgz is fetched from when "
-                        "no data flag is given and the cache folder "
-                        f"({ptb.cache_folder()}) has no PTB yet.",
-                        flag_values=flag_values)
-    flags.DEFINE_string("data_path", None,
-                        "Folder with ptb.train.txt, ptb.valid.txt, ptb.test.txt.",
-                        flag_values=flag_values)
-    for split in ("train", "valid", "test"):
-        flags.DEFINE_string(f"{split}_file", None,
-                            f"The {split} text (instead of --data_path; all "
-                            "three files together). Plain, .gz or .zip.",
-                            flag_values=flag_values)
-    flags.DEFINE_string("text_file", None,
-                        "One text, cut in order by --split into train, valid "
-                        "and test (instead of --data_path). Plain, .gz or .zip.",
-                        flag_values=flag_values)
-    flags.DEFINE_list("split", [str(part) for part in DEFAULT_SPLIT],
-                      "Fractions of --text_file's tokens for train, valid, "
-                      "test, in that order.", flag_values=flag_values)
-    flags.DEFINE_string("level", "word",
-                        "word: tokens split on whitespace; char: every "
-                        "character a token. Line breaks are <eos> either way.",
-                        flag_values=flag_values)
-    flags.DEFINE_integer("max_vocab_size", 0,
-                         "Keep only the most frequent tokens of the training "
-                         "text (0: all); the rest become <unk>.",
-                         flag_values=flag_values)
-    flags.DEFINE_integer("min_count", 1,
-                         "Keep only tokens seen at least this often in the "
-                         "training text; the rest become <unk>.",
-                         flag_values=flag_values)
+    cli.define_data_flags(flag_values)
     flags.DEFINE_string("save_path", None,
                         "Folder for checkpoints, vocab.txt and results.json; "
                         "an existing run there is resumed.",
@@ -182,39 +149,6 @@ def config_from_flags(flag_values: flags.FlagValues) -> Config:
     return dataclasses.replace(PRESETS[flag_values.model], **overrides).validate()
 
 
-def data_spec_from_flags(flag_values: flags.FlagValues) -> DataSpec:
-    """The data flags as a DataSpec; UsageError if they do not go together.
-
-    No data flag at all means PTB in the cache folder, downloaded there
-    first (from --download_url) if it is not there yet.
-    """
-    data_path = flag_values.data_path
-    if not (data_path or flag_values.train_file or flag_values.valid_file
-            or flag_values.test_file or flag_values.text_file):
-        data_path = ptb.cache_folder()
-        if not ptb.has_ptb(data_path):
-            print(f"No data flag: getting PTB into {data_path} (pass "
-                  "--data_path to read it from elsewhere)", flush=True)
-            ptb.download(data_path, flag_values.download_url,
-                          log=lambda line: print(line, flush=True))
-    try:
-        split = tuple(float(part) for part in flag_values.split)
-    except ValueError:
-        raise UsageError("--split must be three fractions, e.g. 0.9,0.05,0.05. "
-                         f"Received: split={','.join(flag_values.split)}"
-                         ) from None
-    spec = DataSpec(
-        data_path=data_path, train_file=flag_values.train_file,
-        valid_file=flag_values.valid_file, test_file=flag_values.test_file,
-        text_file=flag_values.text_file, split=split, level=flag_values.level,
-        max_vocab_size=flag_values.max_vocab_size,
-        min_count=flag_values.min_count)
-    problem = spec.problem()
-    if problem:
-        raise UsageError(problem)
-    return spec
-
-
 def options_from_flags(flag_values: flags.FlagValues) -> RunOptions:
     """The run flags as RunOptions (checked by RunOptions.problem)."""
     strategy = flag_values.strategy
@@ -243,7 +177,7 @@ def main(argv):
                or choice_problem("progress", FLAGS.progress, PROGRESS))
     if problem:
         raise UsageError(problem)
-    data = data_spec_from_flags(FLAGS)
+    data = cli.data_spec_from_flags(FLAGS)
 
     # Everything a user can get wrong is checked before TensorFlow starts.
     corpus = load_corpus(data)
@@ -291,11 +225,9 @@ def _log(message: str) -> None:
     print(message, flush=True)
 
 
-def run() -> None:
-    define_flags()
-    app.run(cli.guarded(
-        main, interrupted="interrupted: the latest checkpoint is kept; run "
-                          "the same command to resume from it"))
+run = cli.command(define_flags, main,
+                  "interrupted: the latest checkpoint is kept; run the same "
+                  "command to resume from it")
 
 
 if __name__ == "__main__":

@@ -1,23 +1,11 @@
-r"""PTB itself: where it is cached, how it is fetched and checked.
+"""PTB itself: where it is cached, how it is fetched and checked.
 
-The library of `python -m ptb_tf.data download --dest=DIR`:
-
-    python -m ptb_tf.data download                  # into the cache folder
-    python -m ptb_tf.data download --dest=data/ptb
-    python -m ptb_tf.data download --url=http://mirror/simple-examples.tgz \
-        --sha256=<the archive's SHA-256>
-
-Fetches Mikolov's `simple-examples.tgz` (34 MB), verifies it, and extracts
-ptb.train.txt, ptb.valid.txt and ptb.test.txt into DEST. Verification: by
-default each extracted file against the SHA-256 of PTB's published files
-(the archive itself has no published digest); with --sha256, the archive.
-Nothing is left half-done: the archive is written to a temporary file, the
-files are verified before they move into DEST, and files already in DEST are
-kept as they are. A DEST that already holds the three files is left alone.
-
-`python -m ptb_tf.train` without a data flag reads PTB from the cache folder
-($PTB_TF_CACHE, else $XDG_CACHE_HOME/ptb_tf, else ~/.cache/ptb_tf; PTB in its
-`ptb` folder) and downloads it there first when it is empty.
+Mikolov's `simple-examples.tgz` (34 MB) holds ptb.train.txt, ptb.valid.txt
+and ptb.test.txt; `download` verifies each against the SHA-256 of PTB's
+published files (or the archive against a digest given) before it moves
+them into place, and never leaves a half-written file. The cache folder is
+$PTB_TF_CACHE, else $XDG_CACHE_HOME/ptb_tf, else ~/.cache/ptb_tf (PTB in its
+`ptb` folder). The command is `python -m ptb_tf.data download`.
 """
 
 import hashlib

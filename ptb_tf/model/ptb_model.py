@@ -3,9 +3,9 @@
 import keras
 import tensorflow as tf
 
-from ptb_tf.config import CHOICES
 from ptb_tf.model import recurrent
-from ptb_tf.options import PRECISIONS, RNN_MODES, STATE_PARTS
+from ptb_tf.options import (CELLS, DROPOUTS, STATE_PARTS, choice_problem,
+                            run_options_problem)
 
 
 @keras.saving.register_keras_serializable(package="ptb_tf")
@@ -49,23 +49,13 @@ class PTBModel(keras.Model):
                  cell: str = "lstm", tie_embeddings: bool = False,
                  dropout: str = "standard", embedding_dropout: float = 0.0,
                  **kwargs):
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}."
-                             f" Received: precision={precision}")
-        if rnn_mode == "block" and precision != "float32":
-            raise ValueError("rnn_mode=block runs in float32 only (the fused op "
-                             "has no half-precision kernel). Received: "
-                             f"precision={precision}")
-        if cell not in STATE_PARTS:
-            raise ValueError(f"cell must be one of {', '.join(STATE_PARTS)}. "
-                             f"Received: cell={cell}")
-        if rnn_mode == "block" and cell != "lstm":
-            raise ValueError("rnn_mode=block runs LSTM cells only. Received: "
-                             f"cell={cell}")
-        if dropout not in CHOICES["dropout"]:
-            raise ValueError("dropout must be one of "
-                             f"{', '.join(CHOICES['dropout'])}. "
-                             f"Received: dropout={dropout}")
+        # The commands check these with their flags' names; a Python caller
+        # gets the same checks as a ValueError.
+        problem = (choice_problem("cell", cell, CELLS)
+                   or run_options_problem(rnn_mode, False, precision, cell)
+                   or choice_problem("dropout", dropout, DROPOUTS))
+        if problem:
+            raise ValueError(problem)
         if not 0 <= embedding_dropout < 1:
             raise ValueError("embedding_dropout must be in [0, 1). Received: "
                              f"embedding_dropout={embedding_dropout}")
@@ -82,9 +72,6 @@ class PTBModel(keras.Model):
         if not 0 < keep_prob <= 1:
             raise ValueError(
                 f"keep_prob must be in (0, 1]. Received: keep_prob={keep_prob}")
-        if rnn_mode not in RNN_MODES:
-            raise ValueError(f"rnn_mode must be one of {', '.join(RNN_MODES)}. "
-                             f"Received: rnn_mode={rnn_mode}")
         if not init_scale > 0:
             raise ValueError(
                 f"init_scale must be > 0. Received: init_scale={init_scale}")

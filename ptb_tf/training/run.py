@@ -68,18 +68,8 @@ class TrainingRun:
         self.bar_shown = options.verbosity >= 2 and options.progress_bar
         self.lines_shown = options.verbosity >= 2 and not options.progress_bar
         keras.utils.set_random_seed(options.seed)
-        if strategy is None:
-            self.model = build_model(config, options.rnn_mode,
-                                     options.precision)
-            self.trainer = Trainer(self.model, config,
-                                   jit_compile=options.jit_compile)
-        else:
-            from ptb_tf.training import distributed  # pylint: disable=g-import-not-at-top
-            with strategy.scope():
-                self.model = build_model(config, options.rnn_mode,
-                                         options.precision)
-            self.trainer = distributed.DistributedTrainer(self.model, config,
-                                                          strategy)
+        self.trainer = _trainer(config, options, strategy)
+        self.model = self.trainer.model
         self.identity = run_dir.identity_of(config, corpus.vocab, corpus)
         self.state = checkpoints.RunState(self.model, config.max_max_epoch,
                                           config.batch_size, self.identity)
@@ -268,6 +258,18 @@ class TrainingRun:
         now = time.perf_counter()
         self.state.wall_seconds.assign_add(now - self._clock)
         self._clock = now
+
+
+def _trainer(config: Config, options: RunOptions,
+             strategy: Optional[tf.distribute.Strategy]) -> Trainer:
+    """A Trainer on a new model: on one device, or under `strategy`."""
+    if strategy is None:
+        return Trainer(build_model(config, options.rnn_mode, options.precision),
+                       config, jit_compile=options.jit_compile)
+    from ptb_tf.training import distributed  # pylint: disable=g-import-not-at-top
+    with strategy.scope():
+        model = build_model(config, options.rnn_mode, options.precision)
+    return distributed.DistributedTrainer(model, config, strategy)
 
 
 def train_and_evaluate(config: Config, corpus: Corpus,
