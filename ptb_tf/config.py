@@ -14,29 +14,56 @@ from ptb_tf import options
 from ptb_tf.errors import UsageError
 
 
+def _field(default: Any, help_text: str):
+    """A hyper-parameter: its default and the one description of it (the
+    train flag's help; see HELP)."""
+    return dataclasses.field(default=default, metadata={"help": help_text})
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """The tutorial's hyper-parameters (names as in `ptb_word_lm.py`)."""
 
-    init_scale: float = 0.1  # every weight starts uniform(-init_scale, init_scale)
-    learning_rate: float = 1.0  # SGD learning rate of the first epochs
-    max_grad_norm: float = 5.0  # gradients are clipped to this global norm
-    num_layers: int = 2  # stacked LSTM layers
-    num_steps: int = 20  # unrolled time steps: truncated BPTT length
-    hidden_size: int = 200  # LSTM units, also the embedding width
-    max_epoch: int = 4  # epochs at the full learning rate
-    max_max_epoch: int = 13  # epochs in all
-    keep_prob: float = 1.0  # 1 - dropout rate on non-recurrent connections
-    lr_decay: float = 0.5  # learning-rate factor per epoch after max_epoch
-    batch_size: int = 20  # parallel streams of the corpus
-    vocab_size: int = 10000  # expected vocabulary size; 0 takes it from the data
+    init_scale: float = _field(
+        0.1, "Weights start uniform(-init_scale, init_scale).")
+    learning_rate: float = _field(
+        1.0, "SGD learning rate of the first max_epoch epochs.")
+    max_grad_norm: float = _field(
+        5.0, "Gradients are clipped to this global norm.")
+    num_layers: int = _field(2, "Number of stacked recurrent layers.")
+    num_steps: int = _field(
+        20, "Unrolled time steps per batch (truncated BPTT length).")
+    hidden_size: int = _field(
+        200, "Units per recurrent layer; also the embedding width.")
+    max_epoch: int = _field(
+        4, "Epochs at the full learning rate before decay starts.")
+    max_max_epoch: int = _field(13, "Total number of training epochs.")
+    keep_prob: float = _field(
+        1.0, "Probability of keeping a unit in dropout (1 = no dropout).")
+    lr_decay: float = _field(
+        0.5, "Learning-rate factor per epoch after max_epoch.")
+    batch_size: int = _field(
+        20, "Number of parallel streams of the corpus per batch.")
+    vocab_size: int = _field(
+        10000, "Expected vocabulary size (0: take it from the data).")
     # Beyond the tutorial (defaults: the tutorial's model).
-    cell: str = "lstm"  # recurrent cell: lstm, gru or rnn (tanh)
-    tie_embeddings: bool = False  # the softmax weights are the embedding's
-    dropout: str = "standard"  # standard (new mask each step) or variational
-    embedding_dropout: float = 0.0  # rate of dropping whole words' embeddings
-    softmax: str = "full"  # training loss: full or sampled softmax
-    num_sampled: int = 1024  # candidate words per batch for softmax=sampled
+    cell: str = _field("lstm", "Recurrent cell: lstm, gru or rnn (a tanh RNN).")
+    tie_embeddings: bool = _field(
+        False, "Share the input embedding with the softmax layer (Press & "
+        "Wolf 2017; Inan et al. 2017).")
+    dropout: str = _field(
+        "standard", "standard (a new mask at every time step, the "
+        "tutorial's) or variational (one mask per sequence of a batch, Gal & "
+        "Ghahramani 2016), on the same connections, rate 1 - keep_prob.")
+    embedding_dropout: float = _field(
+        0.0, "Rate of dropping whole words from the embedding in training "
+        "(all their occurrences in a batch).")
+    softmax: str = _field(
+        "full", "Training loss: full, or sampled (tf.nn.sampled_softmax_loss "
+        "over log-uniform candidates; evaluation always uses the full "
+        "softmax).")
+    num_sampled: int = _field(
+        1024, "Candidate words per batch for --softmax=sampled.")
 
     def validate(self) -> "Config":
         """Returns self, or raises UsageError naming the first bad value."""
@@ -117,6 +144,8 @@ CHOICES = {"cell": options.CELLS, "dropout": options.DROPOUTS,
            "softmax": options.SOFTMAXES}
 
 HYPERPARAMETERS = tuple(field.name for field in dataclasses.fields(Config))
+# What each hyper-parameter means, from its field.
+HELP = {field.name: field.metadata["help"] for field in dataclasses.fields(Config)}
 
 
 def learning_rate_for_epoch(config: Config, epoch: int) -> float:

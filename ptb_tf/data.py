@@ -52,7 +52,7 @@ def main(argv):
         raise UsageError("--sha256 must be 64 hexadecimal digits. Received: "
                          f"sha256={sha256}")
     ptb.download(FLAGS.dest or ptb.cache_folder(), FLAGS.url, sha256,
-             log=lambda line: print(line, flush=True))
+                 log=lambda line: print(line, flush=True))
 
 
 run = cli.command(define_flags, main,

@@ -59,7 +59,7 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                          flag_values=flag_values)
 
 
-def limits_from_flags(flag_values: flags.FlagValues = FLAGS):
+def limits_from_flags(flag_values: flags.FlagValues):
     """The serving limits the flags ask for (UsageError if one is bad)."""
     return limits.Limits(
         max_batch_size=flag_values.max_batch_size,
@@ -79,7 +79,7 @@ def main(argv):
         raise UsageError("--quantize needs --format=tflite (a SavedModel "
                          "keeps float32 weights)")
     cli.check_min(FLAGS, 1, "top_k")
-    limits = limits_from_flags()
+    limits = limits_from_flags(FLAGS)
     run_dir.load_run(FLAGS.save_path)
     cli.quiet_tensorflow()
     path = saved_model.export(FLAGS.save_path, FLAGS.export_dir, FLAGS.top_k,

@@ -67,7 +67,7 @@ def main(argv):
                                  vocab_size=len(corpus.vocab))
     for split in ("train", "valid"):
         check_batchable(split, len(getattr(corpus, split)),
-                               config.batch_size, config.num_steps)
+                        config.batch_size, config.num_steps)
     tf = cli.quiet_tensorflow()
     from ptb_tf.training.results import machine_info  # pylint: disable=g-import-not-at-top
     from ptb_tf.training.run import train_and_evaluate  # pylint: disable=g-import-not-at-top

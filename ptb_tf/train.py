@@ -22,7 +22,7 @@ from absl import flags
 
 from ptb_tf import cli
 from ptb_tf import run_dir
-from ptb_tf.config import HYPERPARAMETERS, PRESETS, Config
+from ptb_tf.config import HELP, HYPERPARAMETERS, PRESETS, Config
 from ptb_tf.corpus.layout import check_batchable
 from ptb_tf.corpus.splits import load_corpus
 from ptb_tf.errors import UsageError, UserError
@@ -31,34 +31,6 @@ from ptb_tf.options import PROGRESS, RunOptions, choice_problem
 
 
 FLAGS = flags.FLAGS
-
-_HELP = {
-    "init_scale": "Weights start uniform(-init_scale, init_scale).",
-    "learning_rate": "SGD learning rate of the first max_epoch epochs.",
-    "max_grad_norm": "Gradients are clipped to this global norm.",
-    "num_layers": "Number of stacked LSTM layers.",
-    "num_steps": "Unrolled time steps per batch (truncated BPTT length).",
-    "hidden_size": "LSTM units per layer; also the embedding width.",
-    "max_epoch": "Epochs at the full learning rate before decay starts.",
-    "max_max_epoch": "Total number of training epochs.",
-    "keep_prob": "Probability of keeping a unit in dropout (1 = no dropout).",
-    "lr_decay": "Learning-rate factor per epoch after max_epoch.",
-    "batch_size": "Number of parallel streams of the corpus per batch.",
-    "vocab_size": "Expected vocabulary size (0: take it from the data).",
-    "cell": "Recurrent cell: lstm, gru or rnn (a tanh RNN).",
-    "tie_embeddings": "Share the input embedding with the softmax layer "
-                      "(Press & Wolf 2017; Inan et al. 2017).",
-    "dropout": "standard (a new mask at every time step, the tutorial's) or "
-               "variational (one mask per sequence of a batch, Gal & "
-               "Ghahramani 2016), on the same connections, rate 1 - keep_prob.",
-    "embedding_dropout": "Rate of dropping whole words from the embedding "
-                         "in training (all their occurrences in a batch).",
-    "softmax": "Training loss: full, or sampled (tf.nn.sampled_softmax_loss "
-               "over log-uniform candidates; evaluation always uses the full "
-               "softmax).",
-    "num_sampled": "Candidate words per batch for --softmax=sampled.",
-}
-
 
 def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
     """Defines the tutorial's flags, one per hyper-parameter, all optional."""
@@ -86,13 +58,14 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
         kind = type(getattr(Config(), name))
         define = {int: flags.DEFINE_integer, float: flags.DEFINE_float,
                   str: flags.DEFINE_string, bool: flags.DEFINE_bool}[kind]
-        define(name, None, _HELP[name] + " Default: from --model.",
+        define(name, None, HELP[name] + " Default: from --model.",
                flag_values=flag_values)
     flags.DEFINE_string("rnn_mode", "keras",
-                        "How the LSTM layers run: keras (keras.layers.LSTM, "
-                        "cuDNN on a GPU), unrolled (input projection hoisted, "
-                        "time loop unrolled), block (TensorFlow's fused "
-                        "BlockLSTMV2 op). Same weights and checkpoints.",
+                        "How the recurrent layers run: keras (Keras's LSTM, "
+                        "GRU or SimpleRNN; cuDNN on a GPU), unrolled (input "
+                        "projection hoisted, time loop unrolled), block "
+                        "(TensorFlow's fused BlockLSTMV2 op, LSTM only). Same "
+                        "weights and checkpoints.",
                         flag_values=flag_values)
     flags.DEFINE_string("precision", "float32",
                         "float32, mixed_bfloat16 or mixed_float16: half-"
@@ -154,8 +127,10 @@ def options_from_flags(flag_values: flags.FlagValues) -> RunOptions:
     strategy = flag_values.strategy
     if strategy == "default" and flag_values.num_gpus > 1:
         strategy = "mirrored"  # the tutorial's --num_gpus alone
-    # Read before quiet_tensorflow, which lowers absl's verbosity: 0 (its
+    # absl's own --verbosity, read before quiet_tensorflow lowers it: 0 (its
     # default) everything, -1 a line per epoch event, -2 the result.
+    absl_verbosity = (flag_values.verbosity if "verbosity" in flag_values
+                      else 0)
     return RunOptions(
         rnn_mode=flag_values.rnn_mode, precision=flag_values.precision,
         jit_compile=flag_values.jit_compile, seed=flag_values.seed,
@@ -163,24 +138,23 @@ def options_from_flags(flag_values: flags.FlagValues) -> RunOptions:
         checkpoint_every=flag_values.checkpoint_every,
         on_nan=flag_values.on_nan, strategy=strategy,
         num_gpus=flag_values.num_gpus,
-        verbosity=min(max(flag_values.verbosity + 2, 0), 2),
+        verbosity=min(max(absl_verbosity + 2, 0), 2),
         progress_bar=(flag_values.progress == "bar"
                       or (flag_values.progress == "auto"
                           and sys.stdout.isatty())))
 
 
-def main(argv):
-    cli.check_no_arguments(argv)
-    config = config_from_flags(FLAGS)
-    options = options_from_flags(FLAGS)
-    problem = (options.problem(config.cell, FLAGS.save_path)
-               or choice_problem("progress", FLAGS.progress, PROGRESS))
+def check_flags(flag_values: flags.FlagValues):
+    """Everything a user can get wrong, checked before TensorFlow starts:
+    returns the config (its vocab_size the data's), the run options and the
+    corpus, or raises UsageError or UserError."""
+    config = config_from_flags(flag_values)
+    options = options_from_flags(flag_values)
+    problem = (options.problem(config.cell, flag_values.save_path)
+               or choice_problem("progress", flag_values.progress, PROGRESS))
     if problem:
         raise UsageError(problem)
-    data = cli.data_spec_from_flags(FLAGS)
-
-    # Everything a user can get wrong is checked before TensorFlow starts.
-    corpus = load_corpus(data)
+    corpus = load_corpus(cli.data_spec_from_flags(flag_values))
     if config.vocab_size and config.vocab_size != len(corpus.vocab):
         raise UsageError(
             f"the training file gives {len(corpus.vocab)} words but "
@@ -192,18 +166,27 @@ def main(argv):
                         config.batch_size, config.num_steps)
     if len(corpus.test) < 2:
         raise UserError("the test data needs at least 2 tokens to score")
-    if FLAGS.results_file:
-        # Checked now, not after hours of training.
-        directory = os.path.dirname(os.path.abspath(FLAGS.results_file))
-        if not os.path.isdir(directory):
-            raise UserError(f"folder of --results_file not found: {directory}; "
-                            "create it or choose another path")
-        if os.path.isdir(FLAGS.results_file):
-            raise UserError(f"--results_file={FLAGS.results_file} is a folder; "
-                            "name a file")
-        if not os.access(directory, os.W_OK | os.X_OK):
-            raise UserError(f"cannot write --results_file in {directory}; "
-                            "choose a writable folder")
+    if flag_values.results_file:
+        check_results_file(flag_values.results_file)
+    return config, options, corpus
+
+
+def check_results_file(path: str) -> None:
+    """UserError now, not after hours of training, if path cannot be written."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UserError(f"folder of --results_file not found: {directory}; "
+                        "create it or choose another path")
+    if os.path.isdir(path):
+        raise UserError(f"--results_file={path} is a folder; name a file")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write --results_file in {directory}; "
+                        "choose a writable folder")
+
+
+def main(argv):
+    cli.check_no_arguments(argv)
+    config, options, corpus = check_flags(FLAGS)
     if FLAGS.save_path:
         run_dir.prepare(FLAGS.save_path, config, corpus)
 

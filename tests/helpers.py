@@ -160,7 +160,7 @@ def poison_step(monkeypatch, step):
     monkeypatch.setattr(Trainer, "training_cost", training_cost)
 
 
-def one_step(trainer, inputs, targets, state):
+def train_one_step(trainer, inputs, targets, state):
     """One training step through the compiled chunk loop: the cost, the new
     state and the global gradient norm before clipping.
 

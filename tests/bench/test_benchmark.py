@@ -29,6 +29,7 @@ def test_bad_variants(variant):
     assert not common.check_variant(variant)
 
 
+@pytest.mark.slow
 def test_the_timed_functions_run_on_a_tiny_model(corpus):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     from tests.helpers import tiny_config  # pylint: disable=g-import-not-at-top

@@ -95,7 +95,7 @@ def assert_failed_cleanly(result, fragment, dest):
 def test_download_verifies_and_extracts(server, tmp_path):
     dest = tmp_path / "ptb"
     result = run_module("data", "download", f"--dest={dest}",
-                      f"--url={server.url('/tiny.tgz')}",
+                        f"--url={server.url('/tiny.tgz')}",
                       f"--sha256={TINY_SHA256}")
     assert result.returncode == 0, result.stderr
     assert sorted(os.listdir(dest)) == sorted(TINY)  # nothing else
@@ -108,19 +108,19 @@ def test_checksum_mismatch_extracts_nothing(server, tmp_path):
     dest = tmp_path / "ptb"
     wrong = "0" * 64
     result = run_module("data", "download", f"--dest={dest}",
-                      f"--url={server.url('/tiny.tgz')}", f"--sha256={wrong}")
+                        f"--url={server.url('/tiny.tgz')}", f"--sha256={wrong}")
     assert_failed_cleanly(result, "checksum mismatch", dest)
     # Without --sha256 the files are checked against PTB's own digests,
     # which the tiny corpus does not have.
     result = run_module("data", "download", f"--dest={dest}",
-                      f"--url={server.url('/tiny.tgz')}")
+                        f"--url={server.url('/tiny.tgz')}")
     assert_failed_cleanly(result, "checksum mismatch: ptb.t", dest)
 
 
 def test_connection_cut_mid_transfer(server, tmp_path):
     dest = tmp_path / "ptb"
     result = run_module("data", "download", f"--dest={dest}",
-                      f"--url={server.url('/cut/tiny.tgz')}",
+                        f"--url={server.url('/cut/tiny.tgz')}",
                       f"--sha256={TINY_SHA256}")
     assert_failed_cleanly(result, f"of {len(TINY_TGZ):,} bytes", dest)
     assert "run again" in result.stderr
@@ -140,7 +140,7 @@ def test_populated_folder_is_left_alone(server, tmp_path):
     for name in TINY:
         (dest / name).write_text("mine\n")
     result = run_module("data", "download", f"--dest={dest}",
-                      f"--url={server.url('/tiny.tgz')}")
+                        f"--url={server.url('/tiny.tgz')}")
     assert result.returncode == 0 and "nothing to do" in result.stdout
     assert server.requests == []
     assert all((dest / name).read_text() == "mine\n" for name in TINY)
@@ -151,7 +151,7 @@ def test_a_users_own_file_is_kept(server, tmp_path):
     dest.mkdir()
     (dest / "ptb.train.txt").write_text("mine\n")
     result = run_module("data", "download", f"--dest={dest}",
-                      f"--url={server.url('/tiny.tgz')}",
+                        f"--url={server.url('/tiny.tgz')}",
                       f"--sha256={TINY_SHA256}")
     assert result.returncode == 0, result.stderr
     assert (dest / "ptb.train.txt").read_text() == "mine\n"
@@ -166,6 +166,7 @@ def test_bad_flags(tmp_path):
     assert result.returncode == 2 and "64 hexadecimal digits" in result.stderr
 
 
+@pytest.mark.slow
 def test_train_without_data_flags_downloads_real_ptb_into_the_cache(
         ptb_path, tmp_path):
     """The default check (PTB's file digests) on an archive of the real files."""

@@ -8,14 +8,15 @@ import tensorflow as tf
 from tests.helpers import assert_last_line_error, output_lines, run_module
 
 from ptb_tf import generate
-from ptb_tf.serving.source import load_signatures
+from ptb_tf.serving.source import ModelSource
 
 
 @pytest.fixture(scope="module")
 def signatures(trained):
-    return load_signatures(saved_model=trained["path"])
+    return ModelSource(saved_model=trained["path"]).signatures()
 
 
+@pytest.mark.slow
 def test_beam_width_one_equals_greedy(trained):
     greedy = output_lines(run_module(
         "generate", f"--saved_model={trained['path']}", "--prefix=the cat",
@@ -45,6 +46,7 @@ def test_beams_are_sorted_and_their_log_probs_equal_score(signatures):
         assert log_prob == pytest.approx(whole - prefix_score, abs=1e-4)
 
 
+@pytest.mark.slow
 def test_same_seed_same_text(trained):
     args = [f"--saved_model={trained['export_dir']}", "--prefix=a dog",
             "--num_words=12", "--num_samples=3", "--temperature=1.5"]
@@ -55,6 +57,7 @@ def test_same_seed_same_text(trained):
     assert first != other
 
 
+@pytest.mark.slow
 def test_generate_from_a_checkpoint_equals_from_the_export(trained):
     args = ["--prefix=the mat", "--num_words=5", "--seed=3"]
     from_export = output_lines(run_module(
@@ -107,6 +110,7 @@ def keras_stream_log_probs(trained, words):
     return log_probs[np.arange(len(words)), ids[1:]]
 
 
+@pytest.mark.slow
 def test_score_stream_equals_the_model_over_the_whole_text(trained):
     test_file = os.path.join(trained["data_path"], "ptb.test.txt")
     lines = output_lines(run_module("score", f"--saved_model={trained['path']}",
@@ -132,6 +136,7 @@ def test_score_stream_equals_the_model_over_the_whole_text(trained):
         trained["results"]["test_perplexity"], rel=0.1)
 
 
+@pytest.mark.slow
 def test_score_independent_lines_from_stdin(trained, signatures):
     text = "the cat sat\n a dog saw the mat \n\n"
     lines = output_lines(run_module("score", f"--save_path={trained['save_path']}",
@@ -145,6 +150,7 @@ def test_score_independent_lines_from_stdin(trained, signatures):
             float(expected["log_probability"][0]), abs=1e-3)
 
 
+@pytest.mark.slow
 def test_score_bad_inputs(trained, tmp_path):
     source = f"--saved_model={trained['path']}"
     assert_last_line_error(run_module("score", source, f"--input={tmp_path}/none"),

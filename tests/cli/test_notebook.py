@@ -6,6 +6,7 @@ import os
 
 from nbclient import NotebookClient
 import nbformat
+import pytest
 from tests.helpers import REPO_ROOT
 
 
@@ -30,6 +31,7 @@ def outputs(cell, kind):
     return found
 
 
+@pytest.mark.slow
 def test_notebook_runs_headless(ptb_path, tmp_path):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     parameters_cell(notebook).source = "\n".join([

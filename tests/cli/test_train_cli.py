@@ -5,9 +5,13 @@ import os
 import subprocess
 import sys
 
+from absl import flags
 import pytest
 from tests.helpers import (REPO_ROOT, TINY_FLAGS, assert_user_error,
                            run_module, write_corpus)
+
+from ptb_tf import train
+from ptb_tf.errors import UsageError
 
 
 @pytest.mark.parametrize("files, fragments", [
@@ -63,9 +67,26 @@ def test_bad_data_files(tmp_path, files, fragments):
     ("--softmax=sampled --num_sampled=5000",
      "--num_sampled=5000 must be below the vocabulary size"),
 ])
-def test_bad_flag_values_exit_2(tiny_corpus_path, flag, fragment):
+def test_bad_flag_values_are_usage_errors(tiny_corpus_path, flag, fragment):
+    """In this process: the checks train runs before TensorFlow starts."""
+    flag_values = flags.FlagValues()
+    train.define_flags(flag_values)
+    flag_values(["train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
+                 *flag.split(" ")])
+    with pytest.raises(UsageError) as raised:
+        train.check_flags(flag_values)
+    assert fragment in str(raised.value)
+
+
+@pytest.mark.parametrize("flag, fragment", [
+    ("--keep_prob=0", "--keep_prob must be in (0, 1]"),
+    ("--rnn_mode=cudnn", "--rnn_mode must be one of keras, unrolled, block"),
+    ("--level=byte", "--level must be word or char"),
+])
+def test_a_bad_flag_value_is_one_line_and_exit_2(tiny_corpus_path, flag,
+                                                  fragment):
     result = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
-                       *flag.split(" "))
+                        flag)
     assert_user_error(result, fragment)
     assert result.returncode == 2
 
@@ -81,7 +102,7 @@ def test_missing_data_path_and_folder(tmp_path):
     assert_user_error(result, "download of http://127.0.0.1:9/", "run again")
     assert os.listdir(tmp_path / "cache" / "ptb") == []
     assert_user_error(run_module("train", f"--data_path={tmp_path}/none", *TINY_FLAGS),
-                      "data folder not found")
+                                 "data folder not found")
 
 
 def test_vocab_size_that_does_not_match_the_data(tiny_corpus_path):
@@ -94,19 +115,20 @@ def test_unwritable_save_path(tiny_corpus_path, tmp_path):
     a_file = tmp_path / "file"
     a_file.write_text("mine")
     result = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
-                       f"--save_path={a_file}")
+                        f"--save_path={a_file}")
     assert_user_error(result, "is a file, not a folder")
     result = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
-                       f"--save_path={a_file}/below")
+                        f"--save_path={a_file}/below")
     assert_user_error(result, "cannot create --save_path")
     assert a_file.read_text() == "mine"
 
 
+@pytest.mark.slow
 def test_run_resume_and_refusal_of_another_config(tiny_corpus_path, tmp_path):
     save_path = tmp_path / "run"
     results_file = tmp_path / "results.json"
     first = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
-                      f"--save_path={save_path}",
+                       f"--save_path={save_path}",
                       f"--results_file={results_file}")
     assert first.returncode == 0, first.stderr
     for line in ("Epoch: 1 Learning rate: 1.000", "Epoch: 2 Learning rate: 0.500",
@@ -123,7 +145,7 @@ def test_run_resume_and_refusal_of_another_config(tiny_corpus_path, tmp_path):
 
     # The same command again finds the finished run and only re-tests it.
     again = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
-                      f"--save_path={save_path}")
+                       f"--save_path={save_path}")
     assert again.returncode == 0, again.stderr
     assert "Resuming from" in again.stdout
     assert "all 2 epochs done" in again.stdout
@@ -134,30 +156,32 @@ def test_run_resume_and_refusal_of_another_config(tiny_corpus_path, tmp_path):
     # More epochs is another config: refused, and the run is left as it was.
     config_before = (save_path / "config.json").read_text()
     other = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
-                      "--hidden_size=5", f"--save_path={save_path}")
+                       "--hidden_size=5", f"--save_path={save_path}")
     assert_user_error(other, "holds a model with another config",
                       "hidden_size 4 -> 5")
     assert (save_path / "config.json").read_text() == config_before
 
 
+@pytest.mark.slow
 def test_save_path_with_another_vocabulary(tiny_corpus_path, tmp_path):
     save_path = tmp_path / "run"
     assert run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
-                     "--max_max_epoch=1", f"--save_path={save_path}"
+                      "--max_max_epoch=1", f"--save_path={save_path}"
                      ).returncode == 0
     # Same number of words, other words.
     other = write_corpus(tmp_path / "other",
                          train=open(f"{tiny_corpus_path}/ptb.train.txt").read()
                          .replace("zebra", "x").replace("cat", "cow"))
     result = run_module("train", f"--data_path={other}", *TINY_FLAGS,
-                       "--max_max_epoch=1", f"--save_path={save_path}")
+                        "--max_max_epoch=1", f"--save_path={save_path}")
     assert_user_error(result, "holds a model with another vocabulary")
 
 
+@pytest.mark.slow
 def test_test_config_on_real_ptb(ptb_path, tmp_path):
     """The tutorial's plumbing check: --model=test over the whole PTB."""
     result = run_module("train", f"--data_path={ptb_path}", "--model=test",
-                       f"--save_path={tmp_path}/run", timeout=600)
+                        f"--save_path={tmp_path}/run", timeout=600)
     assert result.returncode == 0, result.stderr
     values = {}
     for line in result.stdout.splitlines():
@@ -171,13 +195,14 @@ def test_test_config_on_real_ptb(ptb_path, tmp_path):
     assert 100 < values["Test"] < 1000
 
 
+@pytest.mark.slow
 def test_char_level_run_on_one_compressed_text_file(tmp_path):
     import gzip  # pylint: disable=g-import-not-at-top
     path = tmp_path / "lyrics.txt.gz"
     with gzip.open(path, "wb") as compressed:
         compressed.write(("想要有直升机\n想要和你飞到宇宙去\n" * 40).encode("utf-8"))
     result = run_module("train", f"--text_file={path}", "--level=char", *TINY_FLAGS,
-                       f"--save_path={tmp_path / 'run'}")
+                        f"--save_path={tmp_path / 'run'}")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Test Perplexity:" in result.stdout
     words = (tmp_path / "run" / "vocab.txt").read_text(encoding="utf-8").split("\n")
@@ -214,7 +239,7 @@ def test_char_level_run_on_one_compressed_text_file(tmp_path):
 def test_a_results_file_that_is_a_folder_is_refused_before_training(
         tiny_corpus_path, tmp_path):
     result = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
-                       f"--results_file={tmp_path}",
+                        f"--results_file={tmp_path}",
                        f"--save_path={tmp_path / 'run'}")
     assert_user_error(result, f"--results_file={tmp_path} is a folder")
     assert result.returncode == 1

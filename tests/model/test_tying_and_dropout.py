@@ -56,6 +56,7 @@ def test_tied_softmax_is_the_embedding_transposed(rnn_mode):
                                tf.nn.log_softmax(tied(inputs)[0]), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_tied_gru_run_saves_loads_and_exports(corpus, tmp_path):
     from ptb_tf.serving import saved_model  # pylint: disable=g-import-not-at-top
     from ptb_tf import run_dir  # pylint: disable=g-import-not-at-top
@@ -123,6 +124,7 @@ def test_embedding_dropout_drops_whole_words():
     np.testing.assert_array_equal(model.embed(inputs), table[inputs.numpy()])
 
 
+@pytest.mark.slow
 def test_regularised_tied_model_trains(corpus):
     config = tiny_config(corpus, max_max_epoch=10, max_epoch=10,
                          init_scale=0.3, hidden_size=16, tie_embeddings=True,

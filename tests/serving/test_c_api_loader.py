@@ -19,6 +19,7 @@ def both(trained):
         yield c_model, tf.saved_model.load(trained["path"]).signatures
 
 
+@pytest.mark.slow
 def test_the_loader_sees_every_signature(both):
     c_model, python = both
     # Beside them, the init op the loader ran (it fills the vocabulary tables).

@@ -104,6 +104,7 @@ def test_missing_optional_packages_say_what_to_install(toy, tmp_path,
         word_vectors.two_d(MATRIX, "tsne")
 
 
+@pytest.mark.slow
 def test_command_line_on_a_run_and_its_export(trained, tmp_path):
     """A tiny trained model: both sources give the same answers; the files
     and the picture are written, and never over a user's file."""
@@ -138,6 +139,7 @@ def test_command_line_on_a_run_and_its_export(trained, tmp_path):
     assert picture.read_bytes() == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, fragment", [
     ([], "nothing to do"),
     (["--neighbours=zebra2"], "'zebra2' is not in the vocabulary"),

@@ -32,6 +32,7 @@ def keras_log_probs(model, vocab, words):
     return log_probs  # row t: distribution of the word after ids[t]
 
 
+@pytest.mark.slow
 def test_export_layout_version_and_no_overwrite(trained):
     assert trained["path"] == os.path.join(trained["export_dir"], "1")
     assert os.path.isfile(os.path.join(trained["path"], "saved_model.pb"))
@@ -107,6 +108,7 @@ FRESH_PROCESS = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_fresh_process_reload_matches_the_keras_model(trained, tmp_path):
     script = tmp_path / "load.py"
     script.write_text(FRESH_PROCESS)
@@ -169,7 +171,13 @@ def run_cli(*args):
                            text=True, timeout=300)
 
 
-def test_saved_model_cli_shows_and_runs_every_signature(trained, tmp_path):
+@pytest.mark.slow
+def test_saved_model_cli_shows_every_signature_and_runs_three(trained,
+                                                               tmp_path):
+    """TensorFlow's own tool: every signature listed; the three whose inputs
+    are the hardest to give from outside Python (a state file, a batch of
+    words, the generate arguments) run. Each run starts TensorFlow anew, so
+    the others are left to the in-process and C-API tests."""
     path = trained["path"]
     shown = run_cli("show", "--dir", path, "--all")
     assert shown.returncode == 0, shown.stderr[-2000:]
@@ -180,19 +188,12 @@ def test_saved_model_cli_shows_and_runs_every_signature(trained, tmp_path):
     state = tmp_path / "state.npy"
     np.save(state, np.zeros([2, 2, 1, 8], np.float32))
     calls = {
-        "serving_default": ["--input_exprs", 'words=[["the","cat"]]'],
-        "score": ["--input_exprs", 'words=[["the","cat","sat"]]'],
         "score_from_state": ["--input_exprs", 'words=[["the","cat"]]',
                              "--inputs", f"state={state}"],
         "step": ["--input_exprs", 'words=["the"]', "--inputs", f"state={state}"],
-        "step_ids": ["--input_exprs", "ids=[3]", "--inputs", f"state={state}"],
-        "ids_to_words": ["--input_exprs", "ids=[[0,1]]"],
-        "zero_state": ["--input_exprs", "batch_size=2"],
-        "start_state": ["--input_exprs", "batch_size=2"],
         "generate": ["--input_exprs", 'prefix=[["the"]];num_words=4;'
                      "temperature=1.0;top_k=0;seed=1"],
     }
-    assert set(calls) == set(names)
     for name, inputs in calls.items():
         ran = run_cli("run", "--dir", path, "--tag_set", "serve",
                       "--signature_def", name, *inputs)
@@ -238,6 +239,7 @@ def test_bad_inputs_to_signatures_say_what_is_wrong(trained):
         sig["step"](words=tf.constant(["the"]), state=tf.zeros([2, 2, 1, 7]))
 
 
+@pytest.mark.slow
 def test_saved_model_stores_each_weight_once():
     """The small config's SavedModel is at most 1.1x its weights."""
     config = PRESETS["small"]

@@ -87,6 +87,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,limit,call", CASES,
                          ids=[f"{name}-{limit}" for name, limit, _ in CASES])
 def test_a_request_at_the_limit_works_and_one_past_it_is_refused(
@@ -121,11 +122,12 @@ def test_an_old_export_without_limits_reads_as_the_defaults():
         Limits(max_num_words=7)
 
 
+@pytest.mark.slow
 def test_long_text_in_pieces_scores_as_one_request(trained):
     """score cuts a text over max_sequence_length into pieces, state carried:
     the same numbers as one long request."""
-    from ptb_tf.serving.source import load_signatures  # pylint: disable=import-outside-toplevel
-    sig = load_signatures(saved_model=trained["path"])
+    from ptb_tf.serving.source import ModelSource  # pylint: disable=import-outside-toplevel
+    sig = ModelSource(saved_model=trained["path"]).signatures()
     lines = ["the cat sat on the mat and the dog saw the log",
              "a dog", "the cat sat on the mat"]
     whole = score.Scorer(sig, limits=Limits(max_sequence_length=200))
@@ -191,6 +193,7 @@ WORST_REQUESTS = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_worst_requests_are_refused_and_the_process_keeps_serving(trained):
     # Memory capped at 4 GiB, so that a check that ran too late shows as a
     # failure (ResourceExhausted or a killed child) instead of a full machine.

@@ -38,6 +38,7 @@ def run_step(flatbuffer, tmp_path, ids, state):
     return step, first["log_probabilities"]
 
 
+@pytest.mark.slow
 def test_float_and_int8_steps_of_the_small_model_match_the_saved_model(
         small_module, tmp_path):
     state = np.random.RandomState(0).uniform(
@@ -74,6 +75,7 @@ def tflite_exports(trained, tmp_path_factory):
     return paths
 
 
+@pytest.mark.slow
 def test_export_writes_a_version_folder_with_vocab_and_metadata(
         tflite_exports, trained):
     folder = os.path.join(tflite_exports["int8"], "1")
@@ -84,6 +86,7 @@ def test_export_writes_a_version_folder_with_vocab_and_metadata(
     assert model.vocab == trained["vocab"]
 
 
+@pytest.mark.slow
 def test_tflite_signatures_equal_the_saved_model(tflite_exports, trained):
     sig = tf.saved_model.load(trained["path"]).signatures
     model = TFLiteModel(tflite_exports["float"]).signatures()
@@ -102,6 +105,7 @@ def test_tflite_signatures_equal_the_saved_model(tflite_exports, trained):
                                    err_msg=name)
 
 
+@pytest.mark.slow
 def test_score_and_generate_take_a_tflite_export(tflite_exports, trained):
     text = "the cat sat on the mat\na dog saw the log\n".encode()
     saved = output_lines(run_module(

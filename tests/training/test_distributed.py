@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from tests.helpers import REPO_ROOT
 
 
@@ -59,6 +60,7 @@ MIRRORED_CHECK = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_mirrored_steps_equal_single_device_steps(tiny_corpus_path):
     result = subprocess.run([sys.executable, "-c", MIRRORED_CHECK,
                              tiny_corpus_path], cwd=REPO_ROOT,
@@ -77,6 +79,7 @@ def free_ports(count):
     return ports
 
 
+@pytest.mark.slow
 def test_two_workers_train_the_test_config_and_agree(tiny_corpus_path,
                                                      tmp_path):
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
@@ -107,6 +110,7 @@ def test_two_workers_train_the_test_config_and_agree(tiny_corpus_path,
         os.path.join(tiny_corpus_path, "ptb.train.txt")).read().split())
 
 
+@pytest.mark.slow
 def test_mirrored_without_gpus_says_so(tiny_corpus_path):
     result = subprocess.run(
         [sys.executable, "-m", "ptb_tf.train", f"--data_path={tiny_corpus_path}",

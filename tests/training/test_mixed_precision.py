@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 from tests.helpers import (first_batch, nth_line_in_epoch, run_until,
-                           tiny_config, update_norm)
+                           tiny_config, train_one_step, update_norm)
 
 from ptb_tf.config import PRESETS
 from ptb_tf.training.models import build_model
@@ -38,11 +38,12 @@ def one_step(corpus, precision, max_grad_norm):
     variables = trainer.model.trainable_variables
     before = [variable.numpy() for variable in variables]
     inputs, targets = first_batch(corpus, config)
-    _, _, norm = one_step(trainer, inputs, targets,
-                                    trainer.model.zero_state(config.batch_size))
+    _, _, norm = train_one_step(trainer, inputs, targets,
+                                trainer.model.zero_state(config.batch_size))
     return update_norm(variables, before), float(norm), trainer
 
 
+@pytest.mark.slow
 def test_float16_clipping_uses_the_unscaled_norm(corpus):
     _, float32_norm, _ = one_step(corpus, "float32", 100.0)
     assert 1 < float32_norm < 100
@@ -66,13 +67,14 @@ def test_float16_overflow_skips_the_step_and_halves_the_scale(corpus):
     variables = trainer.model.trainable_variables
     before = [variable.numpy() for variable in variables]
     inputs, targets = first_batch(corpus, config)
-    cost, _, _ = one_step(trainer, inputs, targets,
-                                    trainer.model.zero_state(config.batch_size))
+    cost, _, _ = train_one_step(trainer, inputs, targets,
+                                trainer.model.zero_state(config.batch_size))
     assert math.isfinite(float(cost))  # the loss itself is fine
     assert update_norm(variables, before) == 0
     assert float(trainer.optimizer.dynamic_scale) == 2.0 ** 59
 
 
+@pytest.mark.slow
 def test_float16_resume_is_exact(corpus, tmp_path):
     # The loss scale and its counter are in the checkpoint with the rest.
     config = tiny_config(corpus, max_max_epoch=2)

@@ -31,6 +31,7 @@ def read_scalars(logdir):
     return found
 
 
+@pytest.mark.slow
 def test_tensorboard_scalars_hold_the_run(corpus, tmp_path):
     config = tiny_config(corpus, max_max_epoch=2, max_grad_norm=0.5)
     results = train_and_evaluate(config, corpus, save_path=str(tmp_path),
@@ -58,6 +59,7 @@ def test_tensorboard_scalars_hold_the_run(corpus, tmp_path):
     assert all(rate > 0 for _, rate in scalars["train/words_per_second"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("verbosity, expected", [
     (0, ["Test"]),
     (1, ["Epoch: 1 Learning", "Epoch: 1 Train", "Epoch: 1 Valid", "Test"]),
@@ -83,6 +85,7 @@ def test_verbosity(corpus, verbosity, expected):
         assert 5 <= sum(kind(line) == "progress" for line in lines) <= 11
 
 
+@pytest.mark.slow
 def test_progress_bar_and_verbosity_from_the_command_line(tiny_corpus_path):
     def train(flag):
         result = subprocess.run(

@@ -44,6 +44,7 @@ KILL_FLAGS = ["--model=test", "--vocab_size=0", "--batch_size=4",
               "--checkpoint_every=40", "--deterministic", "--seed=3"]
 
 
+@pytest.mark.slow
 def test_sigkill_twice_mid_epoch_then_resume_gives_the_uninterrupted_results(
         tmp_path):
     data = write_corpus(tmp_path / "data", train=random_text(20000, 0),
@@ -99,11 +100,12 @@ def test_a_nan_loss_stops_with_epoch_and_batch_and_saves_nothing_bad(
     all_checkpoints_finite(save_path)
 
 
+@pytest.mark.slow
 def test_a_huge_learning_rate_stops_training_from_the_command_line(
         tiny_corpus_path, tmp_path):
     save_path = tmp_path / "run"
     result = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
-                       "--learning_rate=1e38", "--max_grad_norm=1e30",
+                        "--learning_rate=1e38", "--max_grad_norm=1e30",
                        "--checkpoint_every=1", f"--save_path={save_path}")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
@@ -129,6 +131,7 @@ def test_on_nan_restore_goes_back_to_the_last_checkpoint_and_halves_the_rate(
     assert np.isfinite(results["test_perplexity"])
 
 
+@pytest.mark.slow
 def test_checkpoint_identity_refuses_another_config_vocab_or_data(
         corpus, tmp_path):
     """The checkpoints' own identity, behind the run folder's files: with
@@ -160,6 +163,7 @@ def test_checkpoint_identity_refuses_another_config_vocab_or_data(
         load_model(save_path)
 
 
+@pytest.mark.slow
 def test_save_path_trained_on_other_data_is_refused_before_tensorflow(
         tiny_corpus_path, tmp_path):
     save_path = f"--save_path={tmp_path / 'run'}"
@@ -170,6 +174,7 @@ def test_save_path_trained_on_other_data_is_refused_before_tensorflow(
     assert_user_error(result, "holds a model trained on other data (valid split)")
 
 
+@pytest.mark.slow
 def test_best_checkpoint_is_kept_apart_and_exported_by_default(corpus, tmp_path):
     save_path = str(tmp_path / "run")
     results = train_and_evaluate(tiny_config(corpus, max_max_epoch=3), corpus,
@@ -199,6 +204,7 @@ def test_a_crash_between_write_and_rename_keeps_the_old_file(tmp_path,
     assert os.listdir(tmp_path) == ["results.json"]  # no temporary left
 
 
+@pytest.mark.slow
 def test_a_full_disk_during_a_checkpoint_keeps_the_last_good_one(
         corpus, tmp_path, monkeypatch):
     save_path = str(tmp_path / "run")
@@ -246,6 +252,7 @@ def test_save_dir_identity_file_is_written_once(corpus, tmp_path):
     assert set(identity["data_sha256"]) == {"train", "valid", "test"}
 
 
+@pytest.mark.slow
 def test_soak_reports_memory_per_epoch(tmp_path):
     data = write_corpus(tmp_path / "data", train=random_text(4000, 0),
                         valid=random_text(1000, 1), test=random_text(500, 2))
@@ -263,6 +270,7 @@ def test_soak_reports_memory_per_epoch(tmp_path):
     assert "steady" in result.stdout or "GROWING" in result.stdout
 
 
+@pytest.mark.slow
 def test_one_training_per_folder_and_a_killed_holder_is_taken_over(tmp_path):
     data = write_corpus(tmp_path / "data", train=random_text(20000, 0),
                         valid=random_text(3000, 1), test=random_text(3000, 2))

@@ -66,6 +66,7 @@ def test_gradient_approaches_the_full_softmax_gradient(tie_embeddings):
     assert np.abs(few - full).max() > 1e-3
 
 
+@pytest.mark.slow
 def test_sampled_training_learns_and_evaluates_with_the_full_softmax():
     # A Zipfian text, the regime sampling is for (on the 12-word tiny corpus
     # a log-uniform sample of the vocabulary is no estimate of anything).
@@ -75,13 +76,9 @@ def test_sampled_training_learns_and_evaluates_with_the_full_softmax():
                     softmax="sampled", num_sampled=64)
     results = train_and_evaluate(config, corpus, log=lambda _: None,
                                  rnn_mode="unrolled", jit_compile=True)
-    full = train_and_evaluate(dataclasses.replace(config, softmax="full"),
-                              corpus, log=lambda _: None, rnn_mode="unrolled",
-                              jit_compile=True)
-    # Full-softmax perplexities of both models, well below what word
-    # frequencies alone give: the sampled one learned the successors too.
+    # Full-softmax perplexities well below what word frequencies alone give:
+    # trained on samples, the model learned the successors too.
     unigram = sampled_benchmark.unigram_perplexity(corpus)
-    assert full["valid_perplexity"] < 0.4 * unigram
     assert results["valid_perplexity"] < 0.5 * unigram
     assert results["test_perplexity"] < 0.5 * unigram
 
@@ -111,6 +108,7 @@ def test_benchmark_text_is_zipfian_with_successors():
     assert np.all(np.diff(counts[:-1]) <= 0)
 
 
+@pytest.mark.slow
 def test_benchmark_times_both_softmaxes_in_alternating_windows():
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     corpus = sampled_benchmark.synthetic_corpus(4000, 300, seed=0)

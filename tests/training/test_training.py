@@ -7,8 +7,9 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from tests.helpers import (first_batch, nth_line_in_epoch, one_step, run_until,
-                           tiny_config, update_norm, write_corpus)
+from tests.helpers import (first_batch, nth_line_in_epoch, run_until,
+                           tiny_config, train_one_step, update_norm,
+                           write_corpus)
 
 from ptb_tf.training.losses import sequence_cost
 from ptb_tf.training.models import build_model
@@ -33,7 +34,7 @@ def test_one_train_step_lowers_the_loss(corpus):
     inputs, targets = first_batch(corpus, config)
     state = trainer.model.zero_state(config.batch_size)
     before, _ = trainer.eval_step(inputs, targets, state)
-    cost, new_state, _ = one_step(trainer, inputs, targets, state)
+    cost, new_state, _ = train_one_step(trainer, inputs, targets, state)
     after, _ = trainer.eval_step(inputs, targets, state)
     assert float(cost) == pytest.approx(float(before), rel=1e-5)  # no dropout
     assert float(after) < float(before) - 0.1
@@ -47,7 +48,8 @@ def test_clipping_bounds_the_global_norm_of_the_update(corpus):
     variables = trainer.model.trainable_variables
     before = [variable.numpy() for variable in variables]
     inputs, targets = first_batch(corpus, config)
-    _, _, global_norm = one_step(trainer, inputs, targets, trainer.model.zero_state(config.batch_size))
+    _, _, global_norm = train_one_step(
+        trainer, inputs, targets, trainer.model.zero_state(config.batch_size))
     assert float(global_norm) > 1.0  # clipping was active
     assert update_norm(variables, before) == pytest.approx(0.01, rel=1e-3)
 
@@ -59,18 +61,19 @@ def test_optimizer_uses_the_assigned_learning_rate(corpus):
     variables = trainer.model.trainable_variables
     before = [variable.numpy() for variable in variables]
     inputs, targets = first_batch(corpus, config)
-    one_step(trainer, inputs, targets,
-                       trainer.model.zero_state(config.batch_size))
+    train_one_step(trainer, inputs, targets,
+                   trainer.model.zero_state(config.batch_size))
     assert update_norm(variables, before) == pytest.approx(0.25 * 0.01,
                                                            rel=1e-3)
 
 
+@pytest.mark.slow
 def test_long_window_exact_evaluation_equals_step_one(corpus):
     config = tiny_config(corpus)
     trainer = Trainer(build_model(config), config)
     inputs, targets = first_batch(corpus, config)
-    one_step(trainer, inputs, targets,
-                       trainer.model.zero_state(config.batch_size))
+    train_one_step(trainer, inputs, targets,
+                   trainer.model.zero_state(config.batch_size))
     step_one = trainer.evaluate_exact(corpus.test, window=1)
     for window in (7, 35, 1000):
         assert trainer.evaluate_exact(corpus.test, window) == pytest.approx(
@@ -101,6 +104,7 @@ def test_train_and_evaluate_writes_results(corpus, tmp_path):
     assert results["token_unit"] == "token"
 
 
+@pytest.mark.slow
 def test_character_tokens_are_reported_in_bits_per_character(tmp_path):
     """PTB's char files are word-level files whose words are characters."""
     from ptb_tf.corpus.splits import load_corpus  # pylint: disable=g-import-not-at-top
@@ -118,6 +122,7 @@ def test_character_tokens_are_reported_in_bits_per_character(tmp_path):
         math.log2(results["test_perplexity"]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_resume_mid_epoch_gives_exactly_the_uninterrupted_results(
         corpus, tmp_path, jit_compile):
@@ -145,6 +150,7 @@ def test_resume_mid_epoch_gives_exactly_the_uninterrupted_results(
     assert resumed["test_perplexity"] == straight["test_perplexity"]
 
 
+@pytest.mark.slow
 def test_resume_after_a_stopped_run_continues_where_it_stopped(corpus,
                                                                tmp_path):
     config = tiny_config(corpus, max_max_epoch=3)
@@ -163,6 +169,7 @@ def test_resume_after_a_stopped_run_continues_where_it_stopped(corpus,
     assert resumed["test_perplexity"] == straight["test_perplexity"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rnn_mode, jit_compile", [("unrolled", True),
                                                    ("block", False)])
 def test_fast_paths_train_to_the_same_perplexities(corpus, rnn_mode,
@@ -175,6 +182,7 @@ def test_fast_paths_train_to_the_same_perplexities(corpus, rnn_mode,
         assert fast_run[key] == pytest.approx(keras_run[key], rel=1e-4), key
 
 
+@pytest.mark.slow
 def test_mixed_bfloat16_trains_to_about_the_float32_perplexities(corpus):
     config = tiny_config(corpus)
     float32_run = train_and_evaluate(config, corpus, log=lambda _: None)
