@@ -8,8 +8,8 @@ TFLite model for LiteRT on a device.
 
 writes saved_models/ptb_small/VERSION/, VERSION one more than the highest
 already there, from the checkpoint with the best validation perplexity
-(--checkpoint=latest for the latest one). See ptb_tf/serving.py for the
-SavedModel's signatures and ptb_tf/tflite_export.py for the TFLite model.
+(--checkpoint=latest for the latest one). See ptb_tf/serving/module.py for the
+SavedModel's signatures and ptb_tf/serving/tflite_export.py for the TFLite model.
 """
 
 from absl import flags

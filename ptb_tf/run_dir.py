@@ -1,10 +1,13 @@
-"""The --save_path folder: checks that it is writable and holds this run only.
+"""The run folder (--save_path): prepared, checked and loaded in one place.
 
-A save_path holds the checkpoints of one model plus `config.json`,
-`vocab.txt` and `identity.json` (config and hashes of the vocabulary and the
-data, see ptb_tf.identity). Resuming there with another config, vocabulary
-or data would silently train a different model on top of the old weights, so
-it is refused instead.
+A run folder holds the checkpoints of one model (ptb_tf.training.checkpoints)
+plus `config.json`, `vocab.txt` and `identity.json`. A run's identity is what
+makes two trainings the same run: its config, and hashes of its vocabulary
+and of its data; it is recorded in identity.json and in every checkpoint.
+Resuming with another config, vocabulary or data would silently train a
+different model on top of the old weights, so it is refused, with a message
+that says which differs. No TensorFlow import: the train command checks the
+folder before it starts.
 """
 
 import hashlib

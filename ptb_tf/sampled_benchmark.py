@@ -78,7 +78,7 @@ def zipf_text(num_tokens: int, vocab_words: int, seed: int) -> np.ndarray:
 
 def synthetic_corpus(train_tokens: int, vocab_words: int, seed: int) -> Corpus:
     """Train, valid and test (each a tenth of train) over one frequency-sorted
-    vocabulary, as reader.load_corpus builds it."""
+    vocabulary, as load_corpus builds it."""
     held_out = train_tokens // 10
     text = zipf_text(train_tokens + 2 * held_out, vocab_words, seed)
     words = [f"w{rank}" for rank in text]

@@ -34,7 +34,7 @@ GRU or a tanh RNN (h). Natural logarithms throughout. Bad inputs fail with
 InvalidArgumentError and a message that says what is wrong.
 
 Every size a request controls (B, T, num_words, top_k, batch_size) is checked
-against the export's Limits (ptb_tf/serving_limits.py) before any op whose
+against the export's Limits (ptb_tf/serving/limits.py) before any op whose
 size depends on it runs: each signature first passes its inputs through
 tf.identity under a control dependency on the checks, and computes only from
 those gated copies, so no allocation can be scheduled ahead of a check. A
@@ -152,7 +152,7 @@ class ServingModule(tf.Module):
     def step_log_probs(self, ids, state):
         """ids int32 [B], state [L, S, B, H] -> log-probabilities float32
         [B, V] of the word after each id, and the new state. No checks: the
-        step of the TFLite export as well (ptb_tf/tflite_export.py)."""
+        step of the TFLite export as well (ptb_tf/serving/tflite_export.py)."""
         state = recurrent.step_stack(self._weights(), ids, state)
         return self.next_log_probs(state), state
 

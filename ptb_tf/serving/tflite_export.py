@@ -20,7 +20,7 @@ vocabulary and the metadata travel with the model:
 
 `--quantize` stores the weights as int8 (dynamic-range quantization: weights
 int8 with a float scale per channel, activations float32), about a quarter
-of the size. ptb_tf/tflite_model.py runs the export in LiteRT's interpreter.
+of the size. ptb_tf/serving/tflite_model.py runs the export in LiteRT's interpreter.
 """
 
 import os

@@ -5,7 +5,7 @@ interpreter phones run), with the SavedModel's signatures on top of it.
     log_probs, state = model.step(np.array([model.eos_id]), model.zero_state(1))
     model.signatures()["score"](words=[["the", "market", "fell"]])
 
-The TFLite model is only the step (ptb_tf/tflite_export.py); scoring and
+The TFLite model is only the step (ptb_tf/serving/tflite_export.py); scoring and
 sampling run that step once per word here, in numpy, so that the generate and
 score tools take a TFLite export as they take a SavedModel. Sampling uses
 numpy's generator: the same seed gives the same text on the same export, not
@@ -23,7 +23,7 @@ from ptb_tf.serving import export_layout
 from ptb_tf.serving import limits
 
 
-# The files of a TFLite export's version folder (ptb_tf/tflite_export.py).
+# The files of a TFLite export's version folder (ptb_tf/serving/tflite_export.py).
 MODEL_FILE = "model.tflite"
 VOCAB_FILE = os.path.join("assets", "vocab.txt")
 

@@ -77,7 +77,7 @@ class RunState(tf.Module):
 def saved_identity(checkpoint_path: str) -> Optional[Dict[str, Any]]:
     """The identity recorded in a checkpoint, or None for one written before
     ptb_tf recorded identities (its folder's config.json and vocab.txt,
-    which save_dir checks, are then all there is)."""
+    which ptb_tf.run_dir checks, are then all there is)."""
     try:
         value = tf.train.load_variable(
             checkpoint_path, "run/identity/.ATTRIBUTES/VARIABLE_VALUE")

@@ -1,5 +1,5 @@
 """The export under TensorFlow Serving's loader: the C++ LoadSavedModel
-through the C API (ptb_tf/c_api_loader.py), against tf.saved_model.load."""
+through the C API (ptb_tf/serving/c_api_loader.py), against tf.saved_model.load."""
 
 import numpy as np
 import pytest

@@ -12,7 +12,9 @@ import sys
 import textwrap
 
 import pytest
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, tiny_config
+
+from ptb_tf.errors import UserError
 
 
 MIRRORED_CHECK = textwrap.dedent("""
@@ -29,7 +31,7 @@ MIRRORED_CHECK = textwrap.dedent("""
     from ptb_tf.training.models import build_model
     from tests.helpers import tiny_config
 
-    corpus = reader.load_corpus(sys.argv[1])
+    corpus = load_corpus(sys.argv[1])
     # Clipping active: the global norm of the first steps is far above 0.05.
     config = tiny_config(corpus, max_grad_norm=0.05, batch_size=4)
     single = Trainer(build_model(config), config)
@@ -119,3 +121,21 @@ def test_mirrored_without_gpus_says_so(tiny_corpus_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         "error: --num_gpus=2 but this machine has 0 GPU(s) TensorFlow can use")
+
+
+def test_strategies_refuse_what_they_cannot_do(corpus, monkeypatch):
+    """In this process: the refusals that come before any replica runs."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    from ptb_tf.training.distributed import DistributedTrainer, make_strategy  # pylint: disable=import-outside-toplevel
+    from ptb_tf.training.models import build_model  # pylint: disable=import-outside-toplevel
+    assert make_strategy("default") is None
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(UserError, match="needs TF_CONFIG with a cluster"):
+        make_strategy("multi_worker")
+    if not tf.config.list_logical_devices("GPU"):
+        with pytest.raises(UserError, match="needs GPUs"):
+            make_strategy("mirrored")
+    config = tiny_config(corpus)
+    with pytest.raises(UserError, match="mixed_float16 is not yet supported"):
+        DistributedTrainer(build_model(config, "unrolled", "mixed_float16"),
+                           config, tf.distribute.get_strategy())
