@@ -13,6 +13,7 @@ folder before it starts.
 import hashlib
 import json
 import os
+import re
 from typing import Any, Dict, List
 
 import numpy as np
@@ -147,11 +148,17 @@ def load_run(save_path: str):
     if not os.path.isdir(save_path):
         raise UserError(f"--save_path={save_path} not found; pass the folder "
                         "given to python -m ptb_tf.train")
-    for name in (CONFIG_FILE, VOCAB_FILE, "checkpoint"):
+    for name in (CONFIG_FILE, VOCAB_FILE):
         if not os.path.exists(os.path.join(save_path, name)):
             raise UserError(f"--save_path={save_path} holds no trained model "
                             f"({name} is missing); train one there first with "
                             "python -m ptb_tf.train")
+    # The `checkpoint` index file, or (with it lost) a checkpoint's files.
+    if not any(name == "checkpoint" or re.fullmatch(r"ckpt-\d+\.index", name)
+               for name in os.listdir(save_path)):
+        raise UserError(f"--save_path={save_path} holds no trained model (no "
+                        "checkpoint); train one there first with python -m "
+                        "ptb_tf.train")
     with open(os.path.join(save_path, CONFIG_FILE), encoding="utf-8") as file:
         config = Config.from_dict(json.load(file))
     return config, os.path.join(save_path, VOCAB_FILE)

@@ -98,11 +98,11 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
 
 def _model(config_name: str, save_path):
     """A PTBModel and a vocabulary file for the config (or the run)."""
-    from ptb_tf import run_dir  # pylint: disable=g-import-not-at-top
-    from ptb_tf.training.models import build_model, load_model  # pylint: disable=g-import-not-at-top
+    from ptb_tf.serving.source import ModelSource  # pylint: disable=g-import-not-at-top
+    from ptb_tf.training.models import build_model  # pylint: disable=g-import-not-at-top
     if save_path:
-        config, vocab_path = run_dir.load_run(save_path)
-        return load_model(config, save_path, "best", vocab_path), vocab_path
+        source = ModelSource(save_path=save_path)
+        return source.load_model(), source.vocab_path
     config = PRESETS[config_name]
     model = build_model(config)
     vocab_path = os.path.join(tempfile.mkdtemp(), "vocab.txt")

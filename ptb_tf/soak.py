@@ -19,7 +19,6 @@ import tempfile
 from absl import flags
 
 from ptb_tf import cli
-from ptb_tf import run_dir
 from ptb_tf.bench.common import peak_rss_mb
 from ptb_tf.config import PRESETS
 from ptb_tf.corpus.layout import check_batchable
@@ -83,10 +82,9 @@ def main(argv):
                   f"MB, peak {rows[-1]['peak_mb']:.1f} MB", flush=True)
 
     with tempfile.TemporaryDirectory() as save_path:
-        run_dir.prepare(save_path, config, corpus)
-        train_and_evaluate(config, corpus, save_path=save_path,
-                                    log=log, rnn_mode=FLAGS.rnn_mode,
-                                    jit_compile=FLAGS.jit_compile)
+        train_and_evaluate(config, corpus, save_path=save_path, log=log,
+                           rnn_mode=FLAGS.rnn_mode,
+                           jit_compile=FLAGS.jit_compile)
     second, last = rows[1], rows[-1]
     growth = last["peak_mb"] / second["peak_mb"] - 1
     report = {"command": "python -m ptb_tf.soak " + " ".join(sys.argv[1:]),

@@ -3,7 +3,7 @@
 import os
 
 import pytest
-from tests.helpers import REPO_ROOT, write_corpus
+from tests.helpers import REPO_ROOT, tiny_config, write_corpus
 
 
 @pytest.fixture(scope="session")
@@ -33,20 +33,15 @@ def corpus(tiny_corpus_path):
 def trained(tmp_path_factory):
     """A tiny model trained one epoch: its run folder and a first export."""
     # Imported here so that modules without this fixture need no TensorFlow.
-    from ptb_tf.serving import saved_model  # pylint: disable=g-import-not-at-top
-    from ptb_tf.corpus.splits import load_corpus  # pylint: disable=g-import-not-at-top
-    from ptb_tf import run_dir  # pylint: disable=g-import-not-at-top
-    from ptb_tf.config import Config  # pylint: disable=g-import-not-at-top
-    from ptb_tf.training.models import load_model  # pylint: disable=g-import-not-at-top
-    from ptb_tf.training.run import train_and_evaluate  # pylint: disable=g-import-not-at-top
+    from ptb_tf import run_dir  # pylint: disable=import-outside-toplevel
+    from ptb_tf.corpus.splits import load_corpus  # pylint: disable=import-outside-toplevel
+    from ptb_tf.serving import saved_model  # pylint: disable=import-outside-toplevel
+    from ptb_tf.training import train_and_evaluate  # pylint: disable=import-outside-toplevel
+    from ptb_tf.training.models import load_model  # pylint: disable=import-outside-toplevel
     root = tmp_path_factory.mktemp("trained")
     corpus = load_corpus(write_corpus(root / "data"))
-    config = Config(init_scale=0.3, learning_rate=1.0, max_grad_norm=5.0,
-                    num_layers=2, num_steps=5, hidden_size=8, max_epoch=1,
-                    max_max_epoch=1, keep_prob=1.0, lr_decay=0.5, batch_size=4,
-                    vocab_size=len(corpus.vocab))
+    config = tiny_config(corpus, init_scale=0.3, max_max_epoch=1)
     save_path = str(root / "run")
-    run_dir.prepare(save_path, config, corpus)
     results = train_and_evaluate(config, corpus, save_path=save_path,
                                  log=lambda _: None)
     config, vocab_path = run_dir.load_run(save_path)

@@ -18,13 +18,16 @@ previous checkpoint as the latest.
 
 import json
 import os
-from typing import Any, Dict, Optional
+import re
+import sys
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 import tensorflow as tf
 
 from ptb_tf import run_dir
 from ptb_tf.errors import UserError
+from ptb_tf.files import atomic_write_text
 from ptb_tf.options import BEST
 from ptb_tf.training.trainer import Progress
 
@@ -105,48 +108,121 @@ def weights_are_finite(model) -> bool:
                for variable in model.trainable_variables)
 
 
-def best_or_latest(save_path: str, which: str = BEST) -> Optional[str]:
-    """The checkpoint to export or score: the best one if kept, else the latest.
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
-    which: "best" (falls back to the latest for runs without validation) or
-    "latest".
+
+def numbered(folder: str) -> List[str]:
+    """The ckpt-N checkpoints whose files are in folder, newest first (what
+    the `checkpoint` index file would list, read from the files)."""
+    found = []
+    if os.path.isdir(folder):
+        for name in os.listdir(folder):
+            match = re.fullmatch(r"ckpt-(\d+)\.index", name)
+            if match:
+                found.append((int(match.group(1)), os.path.join(folder, name[:-6])))
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+def newest_first(folder: str) -> List[str]:
+    """The checkpoints of folder, newest first: those its `checkpoint` index
+    lists, or, with the index lost, those its ckpt-N files are."""
+    state = tf.train.get_checkpoint_state(folder)
+    if state and state.all_model_checkpoint_paths:
+        return [os.path.join(folder, os.path.basename(path)) for path in
+                reversed(state.all_model_checkpoint_paths)]
+    return numbered(folder)
+
+
+def candidates(save_path: str, which: str = BEST) -> List[str]:
+    """The checkpoints to export or score, in the order to try them: the
+    best one if kept (which="best"), then the latest ones, newest first."""
+    paths = newest_first(os.path.join(save_path, BEST)) if which == BEST else []
+    return paths + newest_first(save_path)
+
+
+def restore_first_intact(checkpoint: tf.train.Checkpoint, paths: List[str],
+                         current: Dict[str, Any], doing: str,
+                         log: Callable[[str], None] = _stderr,
+                         partial: bool = False) -> str:
+    """Restores the first of `paths` that can be read; returns it.
+
+    A checkpoint whose files are damaged (truncated, zeroed, missing: what a
+    power cut can leave) is skipped, and `log` says which and why; one made
+    for another run is refused (UserError), as is a folder where none can be
+    read. partial: the checkpoint may hold more than `checkpoint` tracks (a
+    model alone out of a training checkpoint).
     """
-    if which == BEST:
-        best = tf.train.latest_checkpoint(os.path.join(save_path, BEST))
-        if best:
-            return best
-    return tf.train.latest_checkpoint(save_path)
+    skipped = []
+    for path in paths:
+        try:
+            check_identity(path, current, doing)
+            status = checkpoint.restore(path)
+            if partial:
+                status.expect_partial()
+            status.assert_existing_objects_matched()
+        except (tf.errors.OpError, IndexError, ValueError) as error:
+            reason = (getattr(error, "message", None) or str(error)
+                      or type(error).__name__).splitlines()[0]
+            skipped.append(os.path.basename(path))
+            log(f"Skipped {path}: it cannot be read ({reason}); trying the "
+                "one before it")
+            continue
+        return path
+    raise UserError(
+        f"cannot {doing}: no checkpoint there can be read"
+        + (f" ({', '.join(skipped)} are damaged)" if skipped else "")
+        + "; train again with a new --save_path")
 
 
 class Saver:
     """The latest checkpoints of a run in save_path, and its best one in best/."""
 
-    def __init__(self, model, optimizer, run: RunState, save_path: str):
+    def __init__(self, model, optimizer, run: RunState, save_path: str,
+                 log: Callable[[str], None] = _stderr):
         self.save_path = save_path
         self.run = run
         self.model = model
+        self.log = log
         self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
                                               run=run)
+        self._rebuild_a_lost_index()
         self.latest = tf.train.CheckpointManager(self.checkpoint, save_path,
                                                  max_to_keep=3)
         self.best = tf.train.CheckpointManager(
             self.checkpoint, os.path.join(save_path, BEST), max_to_keep=1)
+
+    def _rebuild_a_lost_index(self) -> None:
+        """Writes the `checkpoint` index file again from the ckpt-N files if
+        it was lost (else the run would silently start over beside them)."""
+        for folder in (self.save_path, os.path.join(self.save_path, BEST)):
+            paths = numbered(folder)
+            if paths and not tf.train.get_checkpoint_state(folder):
+                names = [os.path.basename(path) for path in reversed(paths)]
+                times = [os.path.getmtime(path + ".index")
+                         for path in reversed(paths)]
+                # The index's text format, oldest first; the manager keeps
+                # (and later sweeps) those newer than last_preserved.
+                atomic_write_text(os.path.join(folder, "checkpoint"), "".join(
+                    [f'model_checkpoint_path: "{names[-1]}"\n']
+                    + [f'all_model_checkpoint_paths: "{name}"\n'
+                       for name in names]
+                    + [f"all_model_checkpoint_timestamps: {time!r}\n"
+                       for time in times]
+                    + [f"last_preserved_timestamp: {min(times) - 1!r}\n"]))
+                self.log(f"Rebuilt the lost checkpoint index of {folder} "
+                         f"from {', '.join(names)}")
 
     @property
     def latest_path(self) -> Optional[str]:
         return self.latest.latest_checkpoint
 
     def restore_latest(self, run_identity: Dict[str, Any]) -> str:
-        """Restores the latest checkpoint after checking its identity."""
-        path = self.latest.latest_checkpoint
-        try:
-            check_identity(path, run_identity, "resume")
-        except tf.errors.NotFoundError:
-            raise UserError(
-                f"cannot resume: {path} was written by an older ptb_tf (it "
-                "records no run identity); use a new --save_path") from None
-        self.checkpoint.restore(path).assert_existing_objects_matched()
-        return path
+        """Restores the newest intact checkpoint after checking its identity
+        (see restore_first_intact); returns its path."""
+        return restore_first_intact(
+            self.checkpoint, list(reversed(self.latest.checkpoints)),
+            run_identity, "resume", self.log)
 
     def save(self, best: bool = False) -> str:
         """Writes a checkpoint (also as the best one if `best`); returns its name.

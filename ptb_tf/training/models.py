@@ -34,15 +34,15 @@ def load_model(save_path: str, which: str = BEST) -> PTBModel:
     """The PTBModel of a checkpoint of the run in save_path (weights only).
 
     which: "best" (the best validation perplexity, or the latest if no best
-    one was kept) or "latest". The checkpoint's recorded config and
+    one was kept) or "latest"; a damaged checkpoint is skipped for the one
+    before it, said on stderr. The checkpoint's recorded config and
     vocabulary must be the run folder's (UserError if not).
     """
     config, vocab_path = run_dir.load_run(save_path)
-    path = checkpoints.best_or_latest(save_path, which)
-    checkpoints.check_identity(
-        path, run_dir.identity_of(config, Vocabulary.load(vocab_path)),
-        "load the model")
     model = build_model(config)
-    checkpoint = tf.train.Checkpoint(model=model)
-    checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
+    checkpoints.restore_first_intact(
+        tf.train.Checkpoint(model=model),
+        checkpoints.candidates(save_path, which),
+        run_dir.identity_of(config, Vocabulary.load(vocab_path)),
+        "load the model", partial=True)
     return model

@@ -74,7 +74,7 @@ class TrainingRun:
         self.state = checkpoints.RunState(self.model, config.max_max_epoch,
                                           config.batch_size, self.identity)
         self.saver = (checkpoints.Saver(self.model, self.trainer.optimizer,
-                                        self.state, save_path)
+                                        self.state, save_path, self.epoch_log)
                       if save_path else None)
         self.summaries = Summaries(save_path) if save_path else None
         ids, batch, steps = corpus.train, config.batch_size, config.num_steps

@@ -64,7 +64,6 @@ def test_tied_gru_run_saves_loads_and_exports(corpus, tmp_path):
     config = tiny_config(corpus, max_max_epoch=1, tie_embeddings=True,
                          cell="gru")
     save_path = str(tmp_path / "run")
-    run_dir.prepare(save_path, config, corpus)
     results = train_and_evaluate(config, corpus, save_path=save_path,
                                  log=lambda _: None)
     model = load_model(save_path)

@@ -180,7 +180,7 @@ def test_best_checkpoint_is_kept_apart_and_exported_by_default(corpus, tmp_path)
     results = train_and_evaluate(tiny_config(corpus, max_max_epoch=3), corpus,
                                  save_path=save_path, log=lambda _: None)
     best_epoch = results["best_epoch"]
-    best = checkpoints.best_or_latest(save_path, "best")
+    best = checkpoints.candidates(save_path, "best")[0]
     assert os.path.dirname(best) == os.path.join(save_path, "best")
     epochs_done = tf.train.load_variable(
         best, "run/epochs_done/.ATTRIBUTES/VARIABLE_VALUE")
