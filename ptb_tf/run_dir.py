@@ -77,18 +77,35 @@ VOCAB_FILE = "vocab.txt"
 IDENTITY_FILE = "identity.json"
 
 
+# What ptb_tf writes into a run folder (and TensorFlow's temporary files
+# while it writes a checkpoint or its index): a folder holding anything else
+# is not a ptb_tf run, and is refused rather than written into.
+_OWN_NAMES = {CONFIG_FILE, VOCAB_FILE, IDENTITY_FILE, run_lock.LOCK_FILE,
+              "checkpoint", "results.json", "best", "logs"}
+_OWN_PATTERN = re.compile(
+    r"ckpt-\d+(\.index|\.data-\d+-of-\d+|_temp.*)|checkpoint\.tmp.*"
+    r"|\.(config|identity|results)\.json\..*\.tmp|\.vocab\.txt\..*\.tmp")
+
+
 def prepare(save_path: str, config: Config, corpus) -> None:
     """Creates save_path, or checks that the run already there matches.
 
-    Raises UserError if save_path cannot be written, if another training
-    holds it (ptb_tf.run_lock: this process then holds it until it exits), or
-    if it holds a run with another config, vocabulary or data. Nothing
-    already in save_path is overwritten.
+    Raises UserError if save_path cannot be written, if it holds files ptb_tf
+    does not write, if another training holds it (ptb_tf.run_lock: this
+    process then holds it until it exits), or if it holds a run with another
+    config, vocabulary or data. A folder that is refused is not written
+    into; nothing already in save_path is overwritten.
     """
     vocab = corpus.vocab
     if os.path.exists(save_path) and not os.path.isdir(save_path):
         raise UserError(f"--save_path={save_path} is a file, not a folder; "
                         "choose a folder")
+    current = identity_of(config, vocab, corpus)
+    if os.path.isdir(save_path):
+        # Read-only, before the lock file is written: a refused folder is
+        # left exactly as it was.
+        _check_ours(save_path)
+        _check_same_run(save_path, config, vocab, current)
     try:
         os.makedirs(save_path, exist_ok=True)
     except OSError as error:
@@ -97,39 +114,13 @@ def prepare(save_path: str, config: Config, corpus) -> None:
     if not os.access(save_path, os.W_OK | os.X_OK):
         raise UserError(f"--save_path={save_path} is not writable; "
                         "choose a writable folder")
-    # Before any check of what the folder holds: another training may be
-    # writing it right now.
+    # Then again under the lock: another training may have been writing
+    # them until now.
     run_lock.acquire(save_path)
-    config_path = os.path.join(save_path, CONFIG_FILE)
+    _check_same_run(save_path, config, vocab, current)
     vocab_path = os.path.join(save_path, VOCAB_FILE)
-    if os.path.exists(config_path):
-        with open(config_path, encoding="utf-8") as config_file:
-            # Through Config: options added since the run was saved take
-            # their defaults, which that run used.
-            saved = Config.from_dict(json.load(config_file)).to_dict()
-        changed = [f"{name} {saved.get(name)} -> {value}"
-                       for name, value in config.to_dict().items()
-                       if saved.get(name) != value]
-        if changed:
-            raise UserError(
-                f"--save_path={save_path} holds a model with another config "
-                f"({', '.join(changed)}); use a new --save_path or the "
-                "same hyper-parameters")
-    if os.path.exists(vocab_path):
-        if Vocabulary.load(vocab_path) != vocab:
-            raise UserError(
-                f"--save_path={save_path} holds a model with another "
-                "vocabulary; use a new --save_path or the same training file")
-    current = identity_of(config, vocab, corpus)
+    config_path = os.path.join(save_path, CONFIG_FILE)
     identity_path = os.path.join(save_path, IDENTITY_FILE)
-    if os.path.exists(identity_path):
-        with open(identity_path, encoding="utf-8") as identity_file:
-            found = differences(json.load(identity_file), current)
-        if found:
-            raise UserError(
-                f"--save_path={save_path} holds a model trained on other "
-                f"{' and '.join(found)}; use a new --save_path or the same "
-                "--data_path")
     if not os.path.exists(vocab_path):
         vocab.save(vocab_path)
     if not os.path.exists(config_path):
@@ -137,6 +128,91 @@ def prepare(save_path: str, config: Config, corpus) -> None:
     if not os.path.exists(identity_path):
         atomic_write_text(identity_path,
                           json.dumps(current, indent=2, sort_keys=True) + "\n")
+
+
+def _check_ours(save_path: str) -> None:
+    """UserError unless the folder is empty or holds only what ptb_tf writes,
+    its config.json beside any checkpoint."""
+    names = os.listdir(save_path)
+    foreign = sorted(name for name in names if name not in _OWN_NAMES
+                     and not _OWN_PATTERN.fullmatch(name))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise UserError(f"--save_path={save_path} holds files ptb_tf did not "
+                        f"write ({shown}): it is not a ptb_tf run; choose an "
+                        "empty or new folder")
+    if CONFIG_FILE not in names and any(
+            name == "checkpoint" or name.startswith("ckpt-") for name in names):
+        raise UserError(f"--save_path={save_path} holds TensorFlow "
+                        f"checkpoints but no {CONFIG_FILE}: not a ptb_tf run "
+                        "(or one that lost its config); choose an empty or "
+                        "new folder")
+
+
+def _check_same_run(save_path: str, config: Config, vocab, current) -> None:
+    """UserError if the run in save_path has another config, vocabulary or
+    data, or if one of its files cannot be read."""
+    if os.path.exists(os.path.join(save_path, CONFIG_FILE)):
+        saved = read_config(save_path).to_dict()
+        changed = [f"{name} {saved.get(name)} -> {value}"
+                   for name, value in config.to_dict().items()
+                   if saved.get(name) != value]
+        if changed:
+            raise UserError(
+                f"--save_path={save_path} holds a model with another config "
+                f"({', '.join(changed)}); use a new --save_path or the "
+                "same hyper-parameters")
+    vocab_path = os.path.join(save_path, VOCAB_FILE)
+    if os.path.exists(vocab_path) and _read(save_path, VOCAB_FILE,
+                                             Vocabulary.load) != vocab:
+        raise UserError(
+            f"--save_path={save_path} holds a model with another "
+            "vocabulary; use a new --save_path or the same training file")
+    if os.path.exists(os.path.join(save_path, IDENTITY_FILE)):
+        found = differences(read_identity(save_path), current)
+        if found:
+            raise UserError(
+                f"--save_path={save_path} holds a model trained on other "
+                f"{' and '.join(found)}; use a new --save_path or the same "
+                "--data_path")
+
+
+def _read(save_path: str, name: str, parse):
+    """parse(path) of one of the run's files; UserError if it cannot be read
+    (damaged, not UTF-8, or written by something else)."""
+    path = os.path.join(save_path, name)
+    try:
+        return parse(path)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+        reason = (str(error).splitlines() or [type(error).__name__])[0]
+        raise UserError(f"--save_path={save_path}: {name} cannot be read "
+                        f"({reason}): damaged, or not written by ptb_tf; "
+                        "choose another folder, or restore the file") from None
+
+
+def _json(path: str):
+    with open(path, encoding="utf-8") as json_file:
+        return json.load(json_file)
+
+
+def read_config(save_path: str) -> Config:
+    """The run's config.json; UserError if it cannot be read. Through Config:
+    options added since the run was saved take their defaults, which that
+    run used."""
+    return _read(save_path, CONFIG_FILE,
+                 lambda path: Config.from_dict(_json(path)))
+
+
+def read_identity(save_path: str) -> Dict[str, Any]:
+    """The run's identity.json (see identity_of); UserError if it cannot be
+    read."""
+    def parse(path):
+        value = _json(path)
+        if not isinstance(value, dict) or not isinstance(
+                value.get("config"), dict) or "vocab_sha256" not in value:
+            raise ValueError("no config and vocabulary hash in it")
+        return value
+    return _read(save_path, IDENTITY_FILE, parse)
 
 
 def load_run(save_path: str):
@@ -159,15 +235,14 @@ def load_run(save_path: str):
         raise UserError(f"--save_path={save_path} holds no trained model (no "
                         "checkpoint); train one there first with python -m "
                         "ptb_tf.train")
-    with open(os.path.join(save_path, CONFIG_FILE), encoding="utf-8") as file:
-        config = Config.from_dict(json.load(file))
-    return config, os.path.join(save_path, VOCAB_FILE)
+    config = read_config(save_path)
+    vocab_path = os.path.join(save_path, VOCAB_FILE)
+    _read(save_path, VOCAB_FILE, Vocabulary.load)
+    return config, vocab_path
 
 
 def run_level(save_path: str) -> str:
     """The level ("word" or "char") the run in save_path was trained at."""
-    path = os.path.join(save_path, IDENTITY_FILE)
-    if not os.path.exists(path):
+    if not os.path.exists(os.path.join(save_path, IDENTITY_FILE)):
         return "word"
-    with open(path, encoding="utf-8") as identity_file:
-        return json.load(identity_file).get("level", "word")
+    return read_identity(save_path).get("level", "word")

@@ -26,6 +26,7 @@ NO_TENSORFLOW = [
     "corpus.text", "corpus.vocab", "corpus.splits", "corpus.layout",
     "corpus.ptb", "model.kneser_ney", "serving.limits", "serving.export_layout",
     "serving.tflite_model", "serving.source", "serving.word_vectors",
+    "serving.scoring",
     "serving.c_api_loader", *sorted(COMMANDS)]
 
 

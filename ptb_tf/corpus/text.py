@@ -6,6 +6,7 @@ No TensorFlow: the tools read prompts and corpora before it starts.
 import gzip
 import os
 import zipfile
+import zlib
 from typing import List
 
 from ptb_tf.corpus.vocab import EOS
@@ -34,25 +35,42 @@ def read_text(path: str) -> str:
 
 
 def _read_bytes(path: str) -> bytes:
-    """The bytes of a file, uncompressed if it is a .gz or a .zip."""
+    """The bytes of a file, uncompressed if it is a .gz or a .zip; UserError
+    if it cannot be read (no permission, a damaged or encrypted archive)."""
     try:
         if path.endswith(".gz"):
             with gzip.open(path, "rb") as compressed:
                 return compressed.read()
         if path.endswith(".zip"):
-            with zipfile.ZipFile(path) as archive:
-                members = [name for name in archive.namelist()
-                           if not name.endswith("/")]
-                if len(members) != 1:
-                    raise UserError(
-                        f"{path} holds {len(members)} files; a .zip of text "
-                        "must hold exactly one")
-                return archive.read(members[0])
-    except (OSError, EOFError, zipfile.BadZipFile) as error:
-        raise UserError(f"cannot read {path}: {error}; give an intact .gz "
-                        "or .zip, or plain text") from None
-    with open(path, "rb") as data_file:
-        return data_file.read()
+            return _zip_member(path)
+        with open(path, "rb") as data_file:
+            return data_file.read()
+    except PermissionError:
+        raise UserError(f"cannot read {path}: permission denied; make it "
+                        "readable or give another file") from None
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as error:
+        raise UserError(f"cannot read {path}: {_reason(error)}; give an "
+                        "intact .gz or .zip, or plain text") from None
+
+
+def _zip_member(path: str) -> bytes:
+    """The one file of a .zip archive."""
+    with zipfile.ZipFile(path) as archive:
+        members = [info for info in archive.infolist() if not info.is_dir()]
+        if len(members) != 1:
+            raise UserError(f"{path} holds {len(members)} files; a .zip of "
+                            "text must hold exactly one")
+        if members[0].flag_bits & 0x1:
+            raise UserError(f"{path} is encrypted; give it unencrypted")
+        try:
+            return archive.read(members[0])
+        except NotImplementedError as error:  # a compression zipfile lacks
+            raise UserError(f"cannot read {path}: {_reason(error)}; zip it "
+                            "with deflate, or give plain text") from None
+
+
+def _reason(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 def tokenize(text: str, level: str = "word", name: str = "the text") -> List[str]:

@@ -9,8 +9,9 @@
     tflite_model.py   a TFLite export run in LiteRT (no TensorFlow)
     c_api_loader.py   a SavedModel run through TensorFlow's C API (no Python TF)
     source.py         ModelSource: an export, a TFLite export or a run folder
+    scoring.py        text read in bounded pieces and scored, state carried
     word_vectors.py   neighbours, analogies and maps of the input embedding
 
-No TensorFlow at import here (limits, export_layout, tflite_model, source
-and word_vectors are read before it starts).
+No TensorFlow at import here (limits, export_layout, tflite_model, source,
+scoring and word_vectors are read before it starts).
 """

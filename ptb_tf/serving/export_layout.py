@@ -10,7 +10,7 @@ import tempfile
 from typing import Callable, List
 
 from ptb_tf.errors import UserError
-from ptb_tf.files import readable_mode
+from ptb_tf.files import readable_mode, write_json
 
 SAVED_MODEL_FILE = "saved_model.pb"
 # What a client needs to know to turn text into the model's tokens. In
@@ -95,8 +95,7 @@ def write_metadata(folder: str, metadata: dict) -> None:
     """Writes metadata (e.g. {"level": "char"}) into a SavedModel folder."""
     path = os.path.join(folder, METADATA_FILE)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as metadata_file:
-        json.dump(metadata, metadata_file, indent=2)
+    write_json(path, metadata)
 
 
 def read_metadata(saved_model: str) -> dict:
@@ -104,5 +103,13 @@ def read_metadata(saved_model: str) -> dict:
     path = os.path.join(saved_model, METADATA_FILE)
     if not os.path.exists(path):
         return {}
-    with open(path, encoding="utf-8") as metadata_file:
-        return json.load(metadata_file)
+    try:
+        with open(path, encoding="utf-8") as metadata_file:
+            metadata = json.load(metadata_file)
+        if not isinstance(metadata, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as error:
+        reason = (str(error).splitlines() or [type(error).__name__])[0]
+        raise UserError(f"{path} cannot be read ({reason}): the export is "
+                        "damaged; export the run again") from None
+    return metadata

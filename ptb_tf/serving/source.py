@@ -15,7 +15,7 @@ import numpy as np
 
 from ptb_tf import run_dir
 from ptb_tf.corpus.vocab import Vocabulary
-from ptb_tf.errors import UsageError
+from ptb_tf.errors import UsageError, UserError
 from ptb_tf.options import BEST
 from ptb_tf.serving import export_layout
 from ptb_tf.serving import limits as limits_lib
@@ -88,11 +88,23 @@ class ModelSource:
         """The model's signatures (imports TensorFlow unless TFLite)."""
         if self.tflite:
             return tflite_model.TFLiteModel(self.tflite).signatures()
-        import tensorflow as tf  # pylint: disable=g-import-not-at-top
         if self.saved_model:
-            return tf.saved_model.load(self.export_path).signatures
+            return self._load_export().signatures
         from ptb_tf.serving.module import ServingModule  # pylint: disable=g-import-not-at-top
         return ServingModule(self.load_model(), self.vocab_path).signatures()
+
+    def _load_export(self):
+        """tf.saved_model.load of the export; UserError if it is damaged."""
+        import tensorflow as tf  # pylint: disable=g-import-not-at-top
+        try:
+            return tf.saved_model.load(self.export_path)
+        # What a truncated or zeroed saved_model.pb or variables file raises.
+        except (OSError, ValueError, IndexError, tf.errors.OpError) as error:
+            reason = (getattr(error, "message", None) or str(error)
+                      or type(error).__name__).splitlines()[0]
+            raise UserError(f"cannot load the export {self.export_path} "
+                            f"({reason}): it is damaged; export the run "
+                            "again") from None
 
     @property
     def vocab_path(self) -> str:
@@ -109,8 +121,7 @@ class ModelSource:
         """float32 [vocab, hidden]: the input embedding, and its vocabulary
         (not for a TFLite export, which keeps no weights by name)."""
         if self.saved_model:
-            import tensorflow as tf  # pylint: disable=g-import-not-at-top
-            matrix = tf.saved_model.load(self.export_path).embedding.numpy()
+            matrix = self._load_export().embedding.numpy()
         else:
             matrix = self.load_model().embedding.embeddings.numpy()
         return matrix, Vocabulary.load(self.vocab_path)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ptb_tf import score
+from ptb_tf.serving import scoring
 from ptb_tf.errors import UsageError
 from ptb_tf.serving import export_layout
 from ptb_tf.serving import saved_model
@@ -122,20 +122,20 @@ def test_an_old_export_without_limits_reads_as_the_defaults():
         Limits(max_num_words=7)
 
 
-@pytest.mark.slow
 def test_long_text_in_pieces_scores_as_one_request(trained):
     """score cuts a text over max_sequence_length into pieces, state carried:
     the same numbers as one long request."""
     from ptb_tf.serving.source import ModelSource  # pylint: disable=import-outside-toplevel
     sig = ModelSource(saved_model=trained["path"]).signatures()
-    lines = ["the cat sat on the mat and the dog saw the log",
-             "a dog", "the cat sat on the mat"]
-    whole = score.Scorer(sig, limits=Limits(max_sequence_length=200))
-    pieces = score.Scorer(sig, limits=Limits(max_sequence_length=3))
-    np.testing.assert_allclose(pieces.stream(lines), whole.stream(lines),
+    rows = [line.split() + ["<eos>"] for line in (
+        "the cat sat on the mat and the dog saw the log", "a dog",
+        "the cat sat on the mat")]
+    whole = scoring.Scorer(sig, limits=Limits(max_sequence_length=200))
+    pieces = scoring.Scorer(sig, limits=Limits(max_sequence_length=3))
+    np.testing.assert_allclose(pieces.stream(rows), whole.stream(rows),
                                rtol=1e-5)
-    np.testing.assert_allclose(pieces.independent(lines),
-                               whole.independent(lines), rtol=1e-5)
+    np.testing.assert_allclose(pieces.independent(rows),
+                               whole.independent(rows), rtol=1e-5)
 
 
 WORST_REQUESTS = textwrap.dedent("""
