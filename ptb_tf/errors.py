@@ -19,3 +19,11 @@ class UsageError(UserError):
 
     def __init__(self, message: str):
         super().__init__(message, exit_code=2)
+
+
+def reason(error: BaseException) -> str:
+    """The first line of what an exception says (a TensorFlow error's
+    message, an OSError's strerror), for one-line messages."""
+    text = (getattr(error, "message", None) or getattr(error, "strerror", None)
+            or str(error) or type(error).__name__)
+    return (str(text).splitlines() or [type(error).__name__])[0]

@@ -19,6 +19,7 @@ from ptb_tf import run_dir
 from ptb_tf.errors import UsageError
 from ptb_tf.options import CHECKPOINTS, choice_problem
 from ptb_tf.serving import limits
+from ptb_tf.serving import export_layout
 from ptb_tf.serving import saved_model
 
 
@@ -81,6 +82,7 @@ def main(argv):
     cli.check_min(FLAGS, 1, "top_k")
     limits = limits_from_flags(FLAGS)
     run_dir.load_run(FLAGS.save_path)
+    export_layout.check_export_dir(FLAGS.export_dir)
     cli.quiet_tensorflow()
     path = saved_model.export(FLAGS.save_path, FLAGS.export_dir, FLAGS.top_k,
                               FLAGS.checkpoint, limits, FLAGS.format,

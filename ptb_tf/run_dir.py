@@ -22,7 +22,7 @@ from ptb_tf import run_lock
 from ptb_tf.config import Config
 from ptb_tf.corpus.splits import SPLITS
 from ptb_tf.corpus.vocab import Vocabulary
-from ptb_tf.errors import UserError
+from ptb_tf.errors import UserError, reason
 from ptb_tf.files import atomic_write_text
 
 
@@ -121,13 +121,18 @@ def prepare(save_path: str, config: Config, corpus) -> None:
     vocab_path = os.path.join(save_path, VOCAB_FILE)
     config_path = os.path.join(save_path, CONFIG_FILE)
     identity_path = os.path.join(save_path, IDENTITY_FILE)
-    if not os.path.exists(vocab_path):
-        vocab.save(vocab_path)
-    if not os.path.exists(config_path):
-        atomic_write_text(config_path, config.to_json())
-    if not os.path.exists(identity_path):
-        atomic_write_text(identity_path,
-                          json.dumps(current, indent=2, sort_keys=True) + "\n")
+    try:
+        if not os.path.exists(vocab_path):
+            vocab.save(vocab_path)
+        if not os.path.exists(config_path):
+            atomic_write_text(config_path, config.to_json())
+        if not os.path.exists(identity_path):
+            atomic_write_text(identity_path, json.dumps(
+                current, indent=2, sort_keys=True) + "\n")
+    except OSError as error:  # a full disk, say; no half-written file stays
+        raise UserError(f"cannot write into --save_path={save_path}: "
+                        f"{reason(error)}; free space or choose another "
+                        "--save_path") from None
 
 
 def _check_ours(save_path: str) -> None:
@@ -184,10 +189,10 @@ def _read(save_path: str, name: str, parse):
     try:
         return parse(path)
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
-        reason = (str(error).splitlines() or [type(error).__name__])[0]
         raise UserError(f"--save_path={save_path}: {name} cannot be read "
-                        f"({reason}): damaged, or not written by ptb_tf; "
-                        "choose another folder, or restore the file") from None
+                        f"({reason(error)}): damaged, or not written by "
+                        "ptb_tf; choose another folder, or restore the "
+                        "file") from None
 
 
 def _json(path: str):

@@ -26,7 +26,6 @@ from ptb_tf.config import HELP, HYPERPARAMETERS, PRESETS, Config
 from ptb_tf.corpus.layout import check_batchable
 from ptb_tf.corpus.splits import load_corpus
 from ptb_tf.errors import UsageError, UserError
-from ptb_tf.files import write_json
 from ptb_tf.options import PROGRESS, RunOptions, choice_problem
 
 
@@ -196,12 +195,13 @@ def main(argv):
     strategy = distributed.make_strategy(options.strategy, options.num_gpus)
     if FLAGS.deterministic:
         tf.config.experimental.enable_op_determinism()
+    from ptb_tf.training.results import write_results  # pylint: disable=g-import-not-at-top
     from ptb_tf.training.run import TrainingRun  # pylint: disable=g-import-not-at-top
     command = shlex.join(["python", "-m", "ptb_tf.train"] + sys.argv[1:])
     results = TrainingRun(config, corpus, FLAGS.save_path, options, _log,
                           command, strategy).run()
     if FLAGS.results_file:
-        write_json(FLAGS.results_file, results)
+        write_results(FLAGS.results_file, results)
 
 
 def _log(message: str) -> None:

@@ -10,7 +10,7 @@ import zlib
 from typing import List
 
 from ptb_tf.corpus.vocab import EOS
-from ptb_tf.errors import UserError
+from ptb_tf.errors import UserError, reason
 
 
 def read_text(path: str) -> str:
@@ -49,7 +49,7 @@ def _read_bytes(path: str) -> bytes:
         raise UserError(f"cannot read {path}: permission denied; make it "
                         "readable or give another file") from None
     except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as error:
-        raise UserError(f"cannot read {path}: {_reason(error)}; give an "
+        raise UserError(f"cannot read {path}: {reason(error)}; give an "
                         "intact .gz or .zip, or plain text") from None
 
 
@@ -65,12 +65,9 @@ def _zip_member(path: str) -> bytes:
         try:
             return archive.read(members[0])
         except NotImplementedError as error:  # a compression zipfile lacks
-            raise UserError(f"cannot read {path}: {_reason(error)}; zip it "
+            raise UserError(f"cannot read {path}: {reason(error)}; zip it "
                             "with deflate, or give plain text") from None
 
-
-def _reason(error: BaseException) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 def tokenize(text: str, level: str = "word", name: str = "the text") -> List[str]:

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from typing import Callable, List
 
-from ptb_tf.errors import UserError
+from ptb_tf.errors import UserError, reason
 from ptb_tf.files import readable_mode, write_json
 
 SAVED_MODEL_FILE = "saved_model.pb"
@@ -27,6 +27,19 @@ def versions(export_dir: str) -> List[int]:
                       os.path.join(export_dir, name)))
 
 
+def check_export_dir(export_dir: str) -> None:
+    """UserError now, not after the model is loaded, if export_dir is a file
+    or cannot be created or written."""
+    if os.path.exists(export_dir) and not os.path.isdir(export_dir):
+        raise UserError(f"--export_dir={export_dir} is a file; choose a folder")
+    existing = export_dir
+    while not os.path.exists(existing):  # the folder it would be made in
+        existing = os.path.dirname(os.path.abspath(existing))
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write --export_dir={export_dir} ({existing} "
+                        "is not a writable folder); choose another folder")
+
+
 def write_version(export_dir: str, write: Callable[[str], None]) -> str:
     """Calls write(temp_folder), then renames the folder to the next version.
 
@@ -35,15 +48,15 @@ def write_version(export_dir: str, write: Callable[[str], None]) -> str:
     a dot, and a failure or interruption removes it. An existing version is
     never overwritten. Returns the new version's path.
     """
-    if os.path.exists(export_dir) and not os.path.isdir(export_dir):
-        raise UserError(f"--export_dir={export_dir} is a file; choose a folder")
+    check_export_dir(export_dir)
     try:
         os.makedirs(export_dir, exist_ok=True)
     except OSError as error:
         raise UserError(f"cannot create --export_dir={export_dir}: "
                         f"{error.strerror}; choose a writable folder") from None
-    temp_dir = tempfile.mkdtemp(prefix=".export-", dir=export_dir)
+    temp_dir = None
     try:
+        temp_dir = tempfile.mkdtemp(prefix=".export-", dir=export_dir)
         write(temp_dir)
         _make_readable(temp_dir)
         version = (versions(export_dir) or [0])[-1] + 1
@@ -51,8 +64,15 @@ def write_version(export_dir: str, write: Callable[[str], None]) -> str:
         # rename() refuses a non-empty target, so a version that appeared
         # meanwhile is not overwritten.
         os.rename(temp_dir, final_dir)
+    except OSError as error:  # a full disk, say
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        raise UserError(f"cannot write a version into {export_dir}: "
+                        f"{reason(error)}; free space or choose another "
+                        "--export_dir (nothing was written)") from None
     except BaseException:
-        shutil.rmtree(temp_dir, ignore_errors=True)
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
         raise
     return final_dir
 
@@ -109,7 +129,6 @@ def read_metadata(saved_model: str) -> dict:
         if not isinstance(metadata, dict):
             raise ValueError("not a JSON object")
     except (OSError, ValueError) as error:
-        reason = (str(error).splitlines() or [type(error).__name__])[0]
-        raise UserError(f"{path} cannot be read ({reason}): the export is "
+        raise UserError(f"{path} cannot be read ({reason(error)}): the export is "
                         "damaged; export the run again") from None
     return metadata

@@ -1,6 +1,7 @@
 """Exporting a training run's checkpoint as a new version of an export."""
 
 from ptb_tf import run_dir
+from ptb_tf.errors import reason
 from ptb_tf.options import BEST
 from ptb_tf.serving import export_layout
 from ptb_tf.serving import limits as limits_lib
@@ -31,7 +32,10 @@ def export(save_path: str, export_dir: str, top_k: int = 10,
     module = ServingModule(model, vocab_path, top_k=top_k, limits=limits)
 
     def write(folder):
-        tf.saved_model.save(module, folder, signatures=module.signatures())
+        try:
+            tf.saved_model.save(module, folder, signatures=module.signatures())
+        except tf.errors.OpError as error:  # what a full disk raises here
+            raise OSError(reason(error)) from None
         export_layout.write_metadata(folder, {
             "level": run_dir.run_level(save_path), "limits": limits.to_dict()})
 

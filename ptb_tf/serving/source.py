@@ -15,7 +15,7 @@ import numpy as np
 
 from ptb_tf import run_dir
 from ptb_tf.corpus.vocab import Vocabulary
-from ptb_tf.errors import UsageError, UserError
+from ptb_tf.errors import UsageError, UserError, reason
 from ptb_tf.options import BEST
 from ptb_tf.serving import export_layout
 from ptb_tf.serving import limits as limits_lib
@@ -100,10 +100,8 @@ class ModelSource:
             return tf.saved_model.load(self.export_path)
         # What a truncated or zeroed saved_model.pb or variables file raises.
         except (OSError, ValueError, IndexError, tf.errors.OpError) as error:
-            reason = (getattr(error, "message", None) or str(error)
-                      or type(error).__name__).splitlines()[0]
             raise UserError(f"cannot load the export {self.export_path} "
-                            f"({reason}): it is damaged; export the run "
+                            f"({reason(error)}): it is damaged; export the run "
                             "again") from None
 
     @property

@@ -19,6 +19,7 @@ previous checkpoint as the latest.
 import json
 import os
 import re
+import shutil
 import sys
 from typing import Any, Callable, Dict, List, Optional
 
@@ -26,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from ptb_tf import run_dir
-from ptb_tf.errors import UserError
+from ptb_tf.errors import UserError, reason
 from ptb_tf.files import atomic_write_text
 from ptb_tf.options import BEST
 from ptb_tf.training.trainer import Progress
@@ -162,11 +163,9 @@ def restore_first_intact(checkpoint: tf.train.Checkpoint, paths: List[str],
                 status.expect_partial()
             status.assert_existing_objects_matched()
         except (tf.errors.OpError, IndexError, ValueError) as error:
-            reason = (getattr(error, "message", None) or str(error)
-                      or type(error).__name__).splitlines()[0]
             skipped.append(os.path.basename(path))
-            log(f"Skipped {path}: it cannot be read ({reason}); trying the "
-                "one before it")
+            log(f"Skipped {path}: it cannot be read ({reason(error)}); "
+                "trying the one before it")
             continue
         return path
     raise UserError(
@@ -238,13 +237,30 @@ class Saver:
             if best:
                 self.best.save()
         except (tf.errors.OpError, OSError) as error:
-            message = (getattr(error, "message", None) or str(error)
-                       or type(error).__name__).splitlines()[0]
+            self._remove_partial_files()
             kept = self.latest.latest_checkpoint
             raise UserError(
-                f"cannot write a checkpoint in {self.save_path}: {message}; "
+                f"cannot write a checkpoint in {self.save_path}: "
+                f"{reason(error)}; "
                 "free space or choose another --save_path ("
                 + (f"the last good checkpoint, {os.path.basename(kept)}, is "
                    "kept: run the same command to resume from it)" if kept
                    else "no checkpoint had been written yet)")) from None
         return os.path.basename(path)
+
+    def _remove_partial_files(self) -> None:
+        """Deletes what a failed save left of its checkpoint (a full disk
+        would stay full): files of that number the index does not list."""
+        number = int(self.checkpoint.save_counter)
+        for manager, folder in ((self.latest, self.save_path),
+                                (self.best, os.path.join(self.save_path, BEST))):
+            listed = {os.path.basename(path) for path in manager.checkpoints}
+            if f"ckpt-{number}" in listed or not os.path.isdir(folder):
+                continue
+            for name in os.listdir(folder):
+                if re.fullmatch(rf"ckpt-{number}(\..*|_temp.*)", name):
+                    path = os.path.join(folder, name)
+                    if os.path.isdir(path):
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        os.remove(path)

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from ptb_tf.corpus.splits import Corpus
+from ptb_tf.errors import UserError, reason
 from ptb_tf.files import write_json
 from ptb_tf.model.ptb_model import PTBModel
 from ptb_tf.training.checkpoints import HISTORY_COLUMNS
@@ -87,5 +88,13 @@ def results_of(run, test_perplexity: float, test_seconds: float,
     }
 
 
-def write_results(save_path: str, results: Dict[str, Any]) -> None:
-    write_json(os.path.join(save_path, "results.json"), results)
+def write_results(path: str, results: Dict[str, Any]) -> None:
+    """results as JSON at path; UserError (the run's checkpoints are kept)
+    if it cannot be written."""
+    try:
+        write_json(path, results)
+    except OSError as error:
+        raise UserError(f"cannot write the results to {path}: "
+                        f"{reason(error)}; free space and run the same "
+                        "command again: the trained model is kept, and it "
+                        "tests and writes them again") from None

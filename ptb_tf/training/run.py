@@ -5,6 +5,7 @@ call it directly with a tiny corpus.
 """
 
 import math
+import os
 import time
 from typing import Any, Dict, Optional
 
@@ -250,7 +251,8 @@ class TrainingRun:
             self, test_perplexity=test_perplexity, test_seconds=test_seconds,
             unit=unit)
         if self.saver:
-            results_lib.write_results(self.saver.save_path, results)
+            results_lib.write_results(
+                os.path.join(self.saver.save_path, "results.json"), results)
         return results
 
     def _account_time(self) -> None:

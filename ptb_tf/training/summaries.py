@@ -16,12 +16,15 @@ A run resumed after a crash writes again the scalars of the batches it
 repeats, at the same steps (TensorBoard shows the latest).
 """
 
+import contextlib
 import glob
 import math
 import os
 from typing import Dict, List, Tuple
 
 import tensorflow as tf
+
+from ptb_tf.errors import UserError, reason
 
 LOG_DIR = "logs"
 
@@ -36,10 +39,22 @@ class Summaries:
 
     def __init__(self, save_path: str):
         self.directory = os.path.join(save_path, LOG_DIR)
-        self.writer = tf.summary.create_file_writer(self.directory)
+        with self._writing():
+            self.writer = tf.summary.create_file_writer(self.directory)
+
+    @contextlib.contextmanager
+    def _writing(self):
+        """A full disk (or a folder gone) is one line, not a traceback."""
+        try:
+            yield
+        except (tf.errors.OpError, OSError) as error:
+            raise UserError(f"cannot write TensorBoard summaries in "
+                            f"{self.directory}: {reason(error)}; free space "
+                            "and run the same command again (the latest "
+                            "checkpoint is kept)") from None
 
     def _scalars(self, step: int, values) -> None:
-        with self.writer.as_default(step=step):
+        with self._writing(), self.writer.as_default(step=step):
             for name, value in values.items():
                 # tf.summary.scalar itself lives in the tensorboard package;
                 # this writes the same record (a float32 scalar tagged for
@@ -61,14 +76,17 @@ class Summaries:
               valid_perplexity: float) -> None:
         self._scalars(step, {"train/epoch_perplexity": train_perplexity,
                              "valid/perplexity": valid_perplexity})
-        self.writer.flush()
+        with self._writing():
+            self.writer.flush()
 
     def test(self, step: int, perplexity: float) -> None:
         self._scalars(step, {"test/perplexity": perplexity})
-        self.writer.flush()
+        with self._writing():
+            self.writer.flush()
 
     def close(self) -> None:
-        self.writer.close()
+        with self._writing():
+            self.writer.close()
 
 
 def read_scalars(logdir: str) -> Dict[str, List[Tuple[int, float]]]:

@@ -229,3 +229,22 @@ def test_separate_files_and_char_level(tmp_path):
 def test_data_spec_problems(changes, fragment):
     assert fragment in DataSpec(**changes).problem()
     assert DataSpec(text_file="t").problem() is None
+
+
+def test_an_unreadable_file_is_one_line(tmp_path, monkeypatch):
+    """No permission (a test running as root cannot take it away: open is
+    made to refuse)."""
+    import builtins  # pylint: disable=import-outside-toplevel
+    path = tmp_path / "locked.txt"
+    path.write_text("the cat\n")
+    real_open = builtins.open
+
+    def refusing_open(name, *args, **kwargs):
+        if str(name) == str(path):
+            raise PermissionError(13, "Permission denied", str(name))
+        return real_open(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refusing_open)
+    with pytest.raises(UserError, match=r"cannot read .*locked.txt: permission "
+                                        r"denied; make it readable"):
+        read_text(str(path))

@@ -132,7 +132,7 @@ def test_test_config_resumes_exports_generates_and_scores(tmp_path, cell):
     assert len(text.split()) == 7
     # The checkpoint and the export agree on a score.
     line = "the cat sat on the mat\n"
-    scores = [run_module("score", source, "--input=-", input=line).stdout.split("\t")
+    scores = [run_module("score", source, "--input=-", stdin=line).stdout.split("\t")
               for source in (f"--saved_model={export_dir}",
                              f"--save_path={save_path}")]
     assert scores[0][1] == "7"  # six words and <eos>

@@ -70,7 +70,7 @@ def tflite_exports(trained, tmp_path_factory):
         result = run_module("export", f"--save_path={trained['save_path']}",
                             f"--export_dir={root / name}", "--format=tflite",
                             *flags)
-        assert result.returncode == 0, result.stderr.decode()[-3000:]
+        assert result.returncode == 0, result.stderr[-3000:]
         paths[name] = str(root / name)
     return paths
 
@@ -107,7 +107,7 @@ def test_tflite_signatures_equal_the_saved_model(tflite_exports, trained):
 
 @pytest.mark.slow
 def test_score_and_generate_take_a_tflite_export(tflite_exports, trained):
-    text = "the cat sat on the mat\na dog saw the log\n".encode()
+    text = "the cat sat on the mat\na dog saw the log\n"
     saved = output_lines(run_module(
         "score", f"--saved_model={trained['path']}", stdin=text))
     tflite = output_lines(run_module(
