@@ -8,62 +8,65 @@ defaults are the tutorial's model.
 
 import dataclasses
 import json
+import re
 from typing import Any, Dict
 
 from ptb_tf import options
 from ptb_tf.errors import UsageError
 
 
-def _field(default: Any, help_text: str):
-    """A hyper-parameter: its default and the one description of it (the
-    train flag's help; see HELP)."""
-    return dataclasses.field(default=default, metadata={"help": help_text})
-
-
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """The tutorial's hyper-parameters (names as in `ptb_word_lm.py`)."""
+    """The tutorial's hyper-parameters (names as in `ptb_word_lm.py`).
 
-    init_scale: float = _field(
-        0.1, "Weights start uniform(-init_scale, init_scale).")
-    learning_rate: float = _field(
-        1.0, "SGD learning rate of the first max_epoch epochs.")
-    max_grad_norm: float = _field(
-        5.0, "Gradients are clipped to this global norm.")
-    num_layers: int = _field(2, "Number of stacked recurrent layers.")
-    num_steps: int = _field(
-        20, "Unrolled time steps per batch (truncated BPTT length).")
-    hidden_size: int = _field(
-        200, "Units per recurrent layer; also the embedding width.")
-    max_epoch: int = _field(
-        4, "Epochs at the full learning rate before decay starts.")
-    max_max_epoch: int = _field(13, "Total number of training epochs.")
-    keep_prob: float = _field(
-        1.0, "Probability of keeping a unit in dropout (1 = no dropout).")
-    lr_decay: float = _field(
-        0.5, "Learning-rate factor per epoch after max_epoch.")
-    batch_size: int = _field(
-        20, "Number of parallel streams of the corpus per batch.")
-    vocab_size: int = _field(
-        10000, "Expected vocabulary size (0: take it from the data).")
+    The descriptions below are the train command's flag help (see HELP).
+
+    Attributes:
+      init_scale: Weights start uniform(-init_scale, init_scale).
+      learning_rate: SGD learning rate of the first max_epoch epochs.
+      max_grad_norm: Gradients are clipped to this global norm.
+      num_layers: Number of stacked recurrent layers.
+      num_steps: Unrolled time steps per batch (truncated BPTT length).
+      hidden_size: Units per recurrent layer; also the embedding width.
+      max_epoch: Epochs at the full learning rate before decay starts.
+      max_max_epoch: Total number of training epochs.
+      keep_prob: Probability of keeping a unit in dropout (1 = no dropout).
+      lr_decay: Learning-rate factor per epoch after max_epoch.
+      batch_size: Number of parallel streams of the corpus per batch.
+      vocab_size: Expected vocabulary size (0: take it from the data).
+      cell: Recurrent cell: lstm, gru or rnn (a tanh RNN).
+      tie_embeddings: Share the input embedding with the softmax layer
+        (Press & Wolf 2017; Inan et al. 2017).
+      dropout: standard (a new mask at every time step, the tutorial's) or
+        variational (one mask per sequence of a batch, Gal & Ghahramani
+        2016), on the same connections, rate 1 - keep_prob.
+      embedding_dropout: Rate of dropping whole words from the embedding in
+        training (all their occurrences in a batch).
+      softmax: Training loss: full, or sampled (tf.nn.sampled_softmax_loss
+        over log-uniform candidates; evaluation always uses the full
+        softmax).
+      num_sampled: Candidate words per batch for --softmax=sampled.
+    """
+
+    init_scale: float = 0.1
+    learning_rate: float = 1.0
+    max_grad_norm: float = 5.0
+    num_layers: int = 2
+    num_steps: int = 20
+    hidden_size: int = 200
+    max_epoch: int = 4
+    max_max_epoch: int = 13
+    keep_prob: float = 1.0
+    lr_decay: float = 0.5
+    batch_size: int = 20
+    vocab_size: int = 10000
     # Beyond the tutorial (defaults: the tutorial's model).
-    cell: str = _field("lstm", "Recurrent cell: lstm, gru or rnn (a tanh RNN).")
-    tie_embeddings: bool = _field(
-        False, "Share the input embedding with the softmax layer (Press & "
-        "Wolf 2017; Inan et al. 2017).")
-    dropout: str = _field(
-        "standard", "standard (a new mask at every time step, the "
-        "tutorial's) or variational (one mask per sequence of a batch, Gal & "
-        "Ghahramani 2016), on the same connections, rate 1 - keep_prob.")
-    embedding_dropout: float = _field(
-        0.0, "Rate of dropping whole words from the embedding in training "
-        "(all their occurrences in a batch).")
-    softmax: str = _field(
-        "full", "Training loss: full, or sampled (tf.nn.sampled_softmax_loss "
-        "over log-uniform candidates; evaluation always uses the full "
-        "softmax).")
-    num_sampled: int = _field(
-        1024, "Candidate words per batch for --softmax=sampled.")
+    cell: str = "lstm"
+    tie_embeddings: bool = False
+    dropout: str = "standard"
+    embedding_dropout: float = 0.0
+    softmax: str = "full"
+    num_sampled: int = 1024
 
     def validate(self) -> "Config":
         """Returns self, or raises UsageError naming the first bad value."""
@@ -144,8 +147,23 @@ CHOICES = {"cell": options.CELLS, "dropout": options.DROPOUTS,
            "softmax": options.SOFTMAXES}
 
 HYPERPARAMETERS = tuple(field.name for field in dataclasses.fields(Config))
-# What each hyper-parameter means, from its field.
-HELP = {field.name: field.metadata["help"] for field in dataclasses.fields(Config)}
+
+
+def _attributes(docstring: str) -> Dict[str, str]:
+    """name -> description, from a Google-style "Attributes:" section."""
+    found, name = {}, None
+    section = docstring.split("Attributes:", 1)[1]
+    for line in section.splitlines():
+        match = re.match(r"^      (\w+): (.*)$", line)
+        if match:
+            name, found[match.group(1)] = match.group(1), match.group(2)
+        elif name and line.startswith("        "):
+            found[name] += " " + line.strip()
+    return found
+
+
+# What each hyper-parameter means: the Config docstring's, written once.
+HELP = _attributes(Config.__doc__)
 
 
 def learning_rate_for_epoch(config: Config, epoch: int) -> float:

@@ -90,3 +90,9 @@ def test_out_of_range_values_are_rejected(field, value, message):
 def test_unknown_model():
     with pytest.raises(UsageError, match="--model must be one of small"):
         parse("--model=huge")
+
+
+def test_every_hyper_parameter_has_its_help_once():
+    from ptb_tf.config import HELP, HYPERPARAMETERS  # pylint: disable=import-outside-toplevel
+    assert list(HELP) == list(HYPERPARAMETERS)
+    assert all(text.endswith((".", ")")) for text in HELP.values())

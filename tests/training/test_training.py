@@ -89,7 +89,8 @@ def test_long_window_exact_evaluation_equals_step_one(corpus):
 def test_train_and_evaluate_writes_results(corpus, tmp_path):
     config = tiny_config(corpus)
     lines = []
-    results = train_and_evaluate(config, corpus, save_path=str(tmp_path),
+    results = train_and_evaluate(config, corpus,
+                                 save_path=str(tmp_path / "run"),
                                  log=lines.append)
     assert [epoch["epoch"] for epoch in results["epochs"]] == [1, 2]
     assert [epoch["learning_rate"] for epoch in results["epochs"]] == [1.0, 0.5]
@@ -98,7 +99,7 @@ def test_train_and_evaluate_writes_results(corpus, tmp_path):
     assert results["test_perplexity"] < len(corpus.vocab)  # learned something
     assert "Epoch: 2 Valid Perplexity" in " ".join(lines)
     assert lines[-1].startswith("Test Perplexity:")
-    on_disk = json.load(open(os.path.join(tmp_path, "results.json")))
+    on_disk = json.load(open(os.path.join(tmp_path, "run", "results.json")))
     assert on_disk["test_perplexity"] == results["test_perplexity"]
     assert lines[-1].endswith(" bits per token)")
     assert results["token_unit"] == "token"
