@@ -179,7 +179,15 @@ def command(define_flags, main, interrupted: str = "interrupted"):
 
     def run() -> None:
         from absl import app  # pylint: disable=g-import-not-at-top
+        from absl import flags  # pylint: disable=g-import-not-at-top
         define_flags()
+        # --helpshort lists the main module's flags: make the command's own
+        # and those defined here for it (a console script's main module is
+        # its wrapper; here the model and data flags) the main module's.
+        by_module = flags.FLAGS.flags_by_module_dict()
+        for module in (define_flags.__module__, __name__):
+            for flag in by_module.get(module, []):
+                flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
         app.run(guarded(main, interrupted))
 
     return run

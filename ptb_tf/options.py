@@ -13,7 +13,7 @@ checkpoint moves between them):
 """
 
 import dataclasses
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 
 RNN_MODES = ("keras", "unrolled", "block")
@@ -30,6 +30,11 @@ CELLS = tuple(STATE_PARTS)
 # scaling). The block mode is float32 only.
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
+# The tutorial's --rnn_mode values (any case) and the mode each became:
+# CUDNN ran cuDNN's fused LSTM (Keras's LSTM layer runs it on a GPU), BASIC
+# the graph-unrolled BasicLSTMCell, BLOCK the fused LSTMBlockCell op.
+TUTORIAL_RNN_MODES = {"cudnn": "keras", "basic": "unrolled", "block": "block"}
+
 DROPOUTS = ("standard", "variational")
 SOFTMAXES = ("full", "sampled")
 # How text is cut into tokens.
@@ -42,6 +47,16 @@ PROGRESS = ("auto", "bar", "lines")
 # Which checkpoint of a run a tool reads.
 BEST, LATEST = "best", "latest"
 CHECKPOINTS = (BEST, LATEST)
+
+
+def tutorial_rnn_mode(value: str) -> Tuple[str, Optional[str]]:
+    """ptb_tf's rnn_mode for a value of ours or the tutorial's, and the line
+    that says what a tutorial value became (None for one of ours)."""
+    if value in RNN_MODES or value.lower() not in TUTORIAL_RNN_MODES:
+        return value, None
+    mode = TUTORIAL_RNN_MODES[value.lower()]
+    return mode, (f"--rnn_mode={value} (the tutorial's): running "
+                  f"--rnn_mode={mode}")
 
 
 def choice_problem(name: str, value, choices: Sequence[str]) -> Optional[str]:

@@ -17,6 +17,7 @@ import dataclasses
 import os
 import shlex
 import sys
+from typing import Callable
 
 from absl import flags
 
@@ -26,7 +27,8 @@ from ptb_tf.config import HELP, HYPERPARAMETERS, PRESETS, Config
 from ptb_tf.corpus.layout import check_batchable
 from ptb_tf.corpus.splits import load_corpus
 from ptb_tf.errors import UsageError, UserError
-from ptb_tf.options import PROGRESS, RunOptions, choice_problem
+from ptb_tf.options import (PROGRESS, RunOptions, choice_problem,
+                            tutorial_rnn_mode)
 
 
 FLAGS = flags.FLAGS
@@ -64,7 +66,8 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                         "GRU or SimpleRNN; cuDNN on a GPU), unrolled (input "
                         "projection hoisted, time loop unrolled), block "
                         "(TensorFlow's fused BlockLSTMV2 op, LSTM only). Same "
-                        "weights and checkpoints.",
+                        "weights and checkpoints. The tutorial's CUDNN, BASIC "
+                        "and BLOCK (any case) mean keras, unrolled and block.",
                         flag_values=flag_values)
     flags.DEFINE_string("precision", "float32",
                         "float32, mixed_bfloat16 or mixed_float16: half-"
@@ -73,6 +76,11 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                         "with --rnn_mode=unrolled only the matmul operands "
                         "are rounded, with keras it is Keras's policy.",
                         flag_values=flag_values)
+    flags.DEFINE_bool("use_fp16", False,
+                      "The tutorial's flag: trains with "
+                      "--precision=mixed_float16 (float16 matmuls on float32 "
+                      "weights, with loss scaling).",
+                      flag_values=flag_values)
     flags.DEFINE_bool("jit_compile", False,
                       "Compile training with XLA: one compiled loop runs "
                       "each tenth of an epoch.",
@@ -121,8 +129,23 @@ def config_from_flags(flag_values: flags.FlagValues) -> Config:
     return dataclasses.replace(PRESETS[flag_values.model], **overrides).validate()
 
 
-def options_from_flags(flag_values: flags.FlagValues) -> RunOptions:
-    """The run flags as RunOptions (checked by RunOptions.problem)."""
+def options_from_flags(flag_values: flags.FlagValues,
+                       say: Callable[[str], None] = print) -> RunOptions:
+    """The run flags as RunOptions (checked by RunOptions.problem); the
+    tutorial's --use_fp16 and --rnn_mode values become ours, each said in
+    one line."""
+    rnn_mode, note = tutorial_rnn_mode(flag_values.rnn_mode)
+    if note:
+        say(note)
+    precision = flag_values.precision
+    if flag_values.use_fp16:
+        if flag_values["precision"].present and precision != "mixed_float16":
+            raise UsageError(f"--use_fp16 means --precision=mixed_float16; "
+                             f"drop one of it and --precision={precision}")
+        precision = "mixed_float16"
+        say("--use_fp16 (the tutorial's): training with "
+            "--precision=mixed_float16 (float16 matmuls on float32 weights, "
+            "with loss scaling; the tutorial kept float16 weights)")
     strategy = flag_values.strategy
     if strategy == "default" and flag_values.num_gpus > 1:
         strategy = "mirrored"  # the tutorial's --num_gpus alone
@@ -131,7 +154,7 @@ def options_from_flags(flag_values: flags.FlagValues) -> RunOptions:
     absl_verbosity = (flag_values.verbosity if "verbosity" in flag_values
                       else 0)
     return RunOptions(
-        rnn_mode=flag_values.rnn_mode, precision=flag_values.precision,
+        rnn_mode=rnn_mode, precision=precision,
         jit_compile=flag_values.jit_compile, seed=flag_values.seed,
         eval_window=flag_values.eval_window,
         checkpoint_every=flag_values.checkpoint_every,
@@ -188,6 +211,10 @@ def main(argv):
     config, options, corpus = check_flags(FLAGS)
     if FLAGS.save_path:
         run_dir.prepare(FLAGS.save_path, config, corpus)
+    else:
+        print("warning: no --save_path: this run keeps nothing (no checkpoint "
+              "to resume from or export); pass --save_path=FOLDER to keep it",
+              file=sys.stderr, flush=True)
 
     tf = cli.quiet_tensorflow()
     from ptb_tf.training import distributed  # pylint: disable=g-import-not-at-top

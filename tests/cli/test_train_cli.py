@@ -244,3 +244,49 @@ def test_a_results_file_that_is_a_folder_is_refused_before_training(
     assert_user_error(result, f"--results_file={tmp_path} is a folder")
     assert result.returncode == 1
     assert not (tmp_path / "run").exists()  # refused before the run folder
+
+
+@pytest.mark.parametrize("given, became", [
+    ("--rnn_mode=BASIC", "--rnn_mode=unrolled"),
+    ("--rnn_mode=cudnn", "--rnn_mode=keras"),
+    ("--rnn_mode=Block", "--rnn_mode=block"),
+])
+def test_the_tutorials_rnn_modes_are_understood(tiny_corpus_path, given,
+                                                 became, capsys):
+    flag_values = flags.FlagValues()
+    train.define_flags(flag_values)
+    flag_values(["train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS, given])
+    _, options, _ = train.check_flags(flag_values)
+    assert options.rnn_mode == became.split("=")[1]
+    assert capsys.readouterr().out == (
+        f"{given} (the tutorial's): running {became}\n")
+
+
+def test_use_fp16_is_mixed_float16_and_says_so(tiny_corpus_path, capsys):
+    flag_values = flags.FlagValues()
+    train.define_flags(flag_values)
+    flag_values(["train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
+                 "--use_fp16"])
+    _, options, _ = train.check_flags(flag_values)
+    assert options.precision == "mixed_float16"
+    assert capsys.readouterr().out.startswith(
+        "--use_fp16 (the tutorial's): training with --precision=mixed_float16")
+    flag_values(["train", "--precision=mixed_bfloat16"])
+    with pytest.raises(UsageError, match="--use_fp16 means "
+                                         "--precision=mixed_float16; drop one"):
+        train.check_flags(flag_values)
+
+
+@pytest.mark.slow
+def test_a_run_without_save_path_warns_first_that_it_keeps_nothing(
+        tiny_corpus_path):
+    result = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
+                        "--max_max_epoch=1", "--use_fp16", "--rnn_mode=BASIC")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr.splitlines()[0].startswith(
+        "warning: no --save_path: this run keeps nothing")
+    assert result.stdout.splitlines()[:2] == [
+        "--rnn_mode=BASIC (the tutorial's): running --rnn_mode=unrolled",
+        "--use_fp16 (the tutorial's): training with --precision=mixed_float16 "
+        "(float16 matmuls on float32 weights, with loss scaling; the tutorial "
+        "kept float16 weights)"]
