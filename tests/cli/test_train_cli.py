@@ -178,24 +178,6 @@ def test_save_path_with_another_vocabulary(tiny_corpus_path, tmp_path):
 
 
 @pytest.mark.slow
-def test_test_config_on_real_ptb(ptb_path, tmp_path):
-    """The tutorial's plumbing check: --model=test over the whole PTB."""
-    result = run_module("train", f"--data_path={ptb_path}", "--model=test",
-                        f"--save_path={tmp_path}/run", timeout=600)
-    assert result.returncode == 0, result.stderr
-    values = {}
-    for line in result.stdout.splitlines():
-        for name in ("Train", "Valid", "Test"):
-            if line.startswith((f"Epoch: 1 {name} Perplexity:",
-                                f"{name} Perplexity:")):
-                # "Test Perplexity: 466.965 (8.867 bits per token)"
-                values[name] = float(line.split("Perplexity:")[1].split()[0])
-    assert set(values) == {"Train", "Valid", "Test"}
-    # A 2-unit model learns something (uniform guessing is 10,000) but not much.
-    assert 100 < values["Test"] < 1000
-
-
-@pytest.mark.slow
 def test_char_level_run_on_one_compressed_text_file(tmp_path):
     import gzip  # pylint: disable=g-import-not-at-top
     path = tmp_path / "lyrics.txt.gz"

@@ -1,0 +1,60 @@
+"""The README's quick start, run as it is printed: the test config trained
+on PTB (read from a local copy through the cache folder), exported, sampled
+from and scored."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from tests.helpers import REPO_ROOT
+
+
+def quick_start_commands():
+    """The command lines of the ```sh blocks between the quick-start marks."""
+    with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as readme:
+        text = readme.read()
+    section = text.split("<!-- quick-start")[1].split("<!-- /quick-start -->")[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    return [line for block in blocks for line in block.splitlines()
+            if line.strip()]
+
+
+def test_the_quick_start_has_the_four_steps():
+    commands = quick_start_commands()
+    assert [re.search(r"ptb_tf\.(\w+)", line).group(1) for line in commands] == [
+        "train", "export", "generate", "score"]
+
+
+@pytest.mark.slow
+def test_the_quick_start_runs_as_printed(ptb_path, tmp_path):
+    # `python` is this interpreter; the cache folder holds PTB already, so
+    # the train command reads it instead of downloading it.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    os.symlink(sys.executable, bin_dir / "python")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    os.symlink(os.path.abspath(ptb_path), cache / "ptb")
+    env = dict(os.environ, PTB_TF_CACHE=str(cache),
+               PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    work = tmp_path / "work"
+    work.mkdir()
+    outputs = []
+    for command in quick_start_commands():
+        result = subprocess.run(["bash", "-c", command], cwd=work, env=env,
+                                capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, (command, result.stderr[-3000:])
+        outputs.append(result.stdout)
+    train, export, generate, score = outputs
+    assert "No data flag" not in train  # the local copy, not a download
+    test = float(re.search(r"^Test Perplexity: ([\d.]+)", train,
+                           flags=re.M).group(1))
+    # A 2-unit model learns something (uniform guessing is 10,000), not much.
+    assert 100 < test < 1000
+    assert export.startswith("Exported the best checkpoint of runs/test")
+    log_prob, text = generate.strip().split("\t")
+    assert float(log_prob) < 0 and text.startswith("the company ")
+    assert len(text.split()) == 10
+    assert score.splitlines()[-1].startswith("Corpus: 5 tokens")
