@@ -128,6 +128,7 @@ def test_score_and_generate_take_a_tflite_export(tflite_exports, trained):
     assert len(beams) == 2
 
 
+@pytest.mark.slow
 def test_tflite_user_errors(tflite_exports, trained, tmp_path):
     assert_last_line_error(run_module("generate", f"--tflite={tmp_path}",
                                  "--prefix=the"), "is not a TFLite export")

@@ -157,6 +157,7 @@ def test_checkpoint_identity_refuses_another_config_vocab_or_data(
         load_model(save_path)
 
 
+@pytest.mark.slow
 def test_save_path_trained_on_other_data_is_refused_before_tensorflow(
         tiny_corpus_path, tmp_path):
     save_path = f"--save_path={tmp_path / 'run'}"
