@@ -34,11 +34,12 @@ def read_scalars(logdir):
 @pytest.mark.slow
 def test_tensorboard_scalars_hold_the_run(corpus, tmp_path):
     config = tiny_config(corpus, max_max_epoch=2, max_grad_norm=0.5)
-    results = train_and_evaluate(config, corpus, save_path=str(tmp_path),
+    run = tmp_path / "run"
+    results = train_and_evaluate(config, corpus, save_path=str(run),
                                  log=lambda _: None, checkpoint_every=2)
-    scalars = read_scalars(os.path.join(tmp_path, "logs"))
+    scalars = read_scalars(os.path.join(run, "logs"))
     assert set(SCALARS) <= set(scalars)
-    assert summaries.read_scalars(os.path.join(tmp_path, "logs")) == scalars
+    assert summaries.read_scalars(os.path.join(run, "logs")) == scalars
     total = 10  # batches per epoch of the tiny corpus
     valid = scalars["valid/perplexity"]
     assert [step for step, _ in valid] == [total, 2 * total]
