@@ -51,7 +51,7 @@ class ModelSource:
         if self.save_path:
             run_dir.load_run(self.save_path)
         else:
-            assert self.export_path  # resolving it checks that it is there
+            _ = self.export_path  # resolving it checks that it is there
         return self
 
     @functools.cached_property
