@@ -12,6 +12,8 @@ import io
 import json
 import os
 import shutil
+import subprocess
+import sys
 import zipfile
 
 import pytest
@@ -63,6 +65,18 @@ def a_foreign_checkpoint_folder(root, export):
     tf.train.CheckpointManager(tf.train.Checkpoint(v=tf.Variable(1.0)),
                                folder, 3).save()
     return {"run": folder, "data": write_corpus(os.path.join(root, "data"))}
+
+
+def a_run_another_training_holds(root, export):
+    """A run folder whose lock a live process holds, as a training would."""
+    names = a_run_with("results.json", "{}")(root, export)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from ptb_tf import run_lock; "
+         "run_lock.acquire(sys.argv[1]); print('held', flush=True); "
+         "sys.stdin.read()", names["run"]], cwd=REPO_ROOT, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert holder.stdout.readline() == "held\n"
+    return dict(names, holder=holder)
 
 
 def a_folder_with_other_files(root, export):
@@ -197,6 +211,10 @@ CASES = {
         a_foreign_checkpoint_folder, "train",
         ["--data_path={data}", "--save_path={run}", *TRAIN], 1,
         "holds TensorFlow checkpoints but no config.json"),
+    "a second training on a held folder": (
+        a_run_another_training_holds, "train",
+        ["--data_path={data}", "--save_path={run}", *GOLDEN], 1,
+        "is in use by another training (pid "),
     "a folder of other files": (
         a_folder_with_other_files, "train",
         ["--data_path={data}", "--save_path={run}", *TRAIN], 1,
@@ -301,9 +319,14 @@ def test_a_hostile_input_is_one_line_and_changes_nothing(case, tmp_path,
     setup, module, args, code, fragment = CASES[case]
     names = setup(str(tmp_path), golden_export)
     before = snapshot(tmp_path)
-    result = run_module(module, *[arg.format(**names) for arg in args])
+    try:
+        result = run_module(module, *[arg.format(**names) for arg in args])
+        after = snapshot(tmp_path)
+    finally:
+        if "holder" in names:  # the process the row's setup started
+            names["holder"].communicate(timeout=60)
     assert result.returncode == code, (result.stdout[-500:], result.stderr)
     assert "Traceback" not in result.stderr, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and fragment in last, result.stderr
-    assert snapshot(tmp_path) == before
+    assert after == before
