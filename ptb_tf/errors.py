@@ -1,5 +1,7 @@
 """The one exception type for mistakes a user can fix."""
 
+import re
+
 
 class UserError(Exception):
     """A problem the user caused and can fix: a bad flag, file or corpus.
@@ -26,4 +28,11 @@ def reason(error: BaseException) -> str:
     message, an OSError's strerror), for one-line messages."""
     text = (getattr(error, "message", None) or getattr(error, "strerror", None)
             or str(error) or type(error).__name__)
-    return (str(text).splitlines() or [type(error).__name__])[0]
+    # An op's error starts with the function it ran in, which means nothing
+    # to a user: "{{function_node __wrapped__CreateSummaryFileWriter...}} ".
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", str(text))
+    line = (text.splitlines() or [type(error).__name__])[0]
+    # TensorFlow's file errors read "PATH; CAUSE [Op:NAME]": the path is
+    # often a temporary file the user never named, and the op theirs neither.
+    line = re.sub(r"\s*\[Op:\w+\]$", "", line)
+    return re.sub(r"^/[^;]*; ", "", line)

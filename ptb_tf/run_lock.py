@@ -19,7 +19,7 @@ import socket
 import sys
 import time
 
-from ptb_tf.errors import UserError
+from ptb_tf.errors import UserError, reason
 
 
 LOCK_FILE = ".ptb_tf.lock"
@@ -45,6 +45,7 @@ def acquire(save_path: str) -> None:
     if key in _HELD:
         return
     path = os.path.join(save_path, LOCK_FILE)
+    existed = os.path.exists(path)
     try:
         lock_file = open(path, "a+", encoding="utf-8")  # pylint: disable=consider-using-with
     except OSError as error:
@@ -63,12 +64,20 @@ def acquire(save_path: str) -> None:
         # The last holder ended without clearing its details: it was killed.
         print(f"Taking over the lock of {save_path}: its last holder "
               f"({_holder(previous)}) is no longer running", file=sys.stderr)
-    lock_file.seek(0)
-    lock_file.truncate()
-    lock_file.write(json.dumps({
+    details = json.dumps({
         "pid": os.getpid(), "host": socket.gethostname(),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
-    lock_file.flush()
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    try:
+        # Unbuffered, so that a failed write leaves nothing for close().
+        os.ftruncate(lock_file.fileno(), 0)
+        os.pwrite(lock_file.fileno(), details.encode("utf-8"), 0)
+    except OSError as error:  # a full disk: even these few bytes do not fit
+        lock_file.close()
+        if not existed:
+            os.remove(path)
+        raise UserError(f"cannot write into --save_path={save_path}: "
+                        f"{reason(error)}; free space or choose another "
+                        "--save_path") from None
     _HELD[key] = lock_file
     # A clean end (sys.exit included) clears the details; a killed process
     # leaves them, which is how the next start knows it was killed.

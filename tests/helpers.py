@@ -6,7 +6,10 @@ checks run without it.
 """
 
 import dataclasses
+import errno
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,6 +43,26 @@ def write_corpus(folder, train=TINY_TRAIN, valid=TINY_VALID, test=TINY_TEST):
         with open(os.path.join(folder, f"ptb.{split}.txt"), mode) as data_file:
             data_file.write(content)
     return str(folder)
+
+
+GOLDEN_RUN = os.path.join(REPO_ROOT, "tests", "golden", "tiny_run")
+
+
+def copy_golden_run(folder):
+    """A copy of the committed golden run at folder/run (tests never write
+    into the committed one); returns its path."""
+    run = os.path.join(folder, "run")
+    # WRITTEN_BY (which commit wrote it) is the test data's note, not the run's.
+    shutil.copytree(GOLDEN_RUN, run, ignore=shutil.ignore_patterns("WRITTEN_BY"))
+    return run
+
+
+def golden_flags():
+    """Train flags of the golden run's own hyper-parameters: a command with
+    them passes the config check of a copy of it."""
+    with open(os.path.join(GOLDEN_RUN, "config.json"), encoding="utf-8") as file:
+        return [f"--{name}={str(value).lower() if isinstance(value, bool) else value}"
+                for name, value in json.load(file).items()]
 
 
 def tiny_config(corpus, **changes):
@@ -106,6 +129,39 @@ def assert_last_line_error(result, *fragments):
     """assert_user_error for an error found after TensorFlow started (its
     start-up lines come first)."""
     assert_user_error(result, *fragments, only_line=False)
+
+
+# -- A real full disk ---------------------------------------------------------
+
+PAGE = 4096  # tmpfs counts its size in pages
+
+
+def mount_small_disk(folder, size_kib=1024):
+    """Mounts a tmpfs of size_kib at folder (created); returns the function
+    that unmounts it. Skips the test where mounting is not permitted (not
+    root, or a container without the capability): the same cases run with
+    the error injected in tests/training/test_full_disk.py."""
+    os.makedirs(folder, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", folder],
+        capture_output=True, text=True, check=False) if os.geteuid() == 0 else None
+    if mounted is None or mounted.returncode != 0:
+        pytest.skip("a real full disk needs `mount -t tmpfs` (root): "
+                    + (mounted.stderr.strip() if mounted else "not root"))
+    return lambda: subprocess.run(["umount", folder], check=True)
+
+
+def fill_disk(folder, free_pages=0):
+    """Fills the disk of folder with a file `filler`, then frees free_pages
+    pages of it."""
+    path = os.path.join(folder, "filler")
+    with open(path, "wb", buffering=0) as filler:
+        try:
+            while True:
+                filler.write(b"\0" * PAGE)
+        except OSError as error:
+            assert error.errno == errno.ENOSPC, error
+    os.truncate(path, max(0, os.path.getsize(path) - free_pages * PAGE))
 
 
 # -- Runs in this process -----------------------------------------------------

@@ -9,11 +9,10 @@ signatures.
 
 import json
 import os
-import shutil
 
 import pytest
 from tests.golden.make_golden import describe_signatures
-from tests.helpers import REPO_ROOT, write_corpus
+from tests.helpers import REPO_ROOT, copy_golden_run, write_corpus
 
 
 GOLDEN = os.path.join(REPO_ROOT, "tests", "golden")
@@ -25,10 +24,7 @@ def golden_run(tmp_path):
     and the tiny corpus it was trained on."""
     from ptb_tf.corpus.splits import load_corpus  # pylint: disable=import-outside-toplevel
     from ptb_tf import run_dir  # pylint: disable=import-outside-toplevel
-    run = str(tmp_path / "run")
-    # WRITTEN_BY (which commit wrote it) is the test data's note, not the run's.
-    shutil.copytree(os.path.join(GOLDEN, "tiny_run"), run,
-                    ignore=shutil.ignore_patterns("WRITTEN_BY"))
+    run = copy_golden_run(str(tmp_path))
     config, vocab_path = run_dir.load_run(run)
     corpus = load_corpus(write_corpus(tmp_path / "data"))
     return dict(run=run, config=config, vocab_path=vocab_path, corpus=corpus)

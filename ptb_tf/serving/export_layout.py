@@ -49,6 +49,7 @@ def write_version(export_dir: str, write: Callable[[str], None]) -> str:
     never overwritten. Returns the new version's path.
     """
     check_export_dir(export_dir)
+    created = not os.path.exists(export_dir)
     try:
         os.makedirs(export_dir, exist_ok=True)
     except OSError as error:
@@ -67,6 +68,8 @@ def write_version(export_dir: str, write: Callable[[str], None]) -> str:
     except OSError as error:  # a full disk, say
         if temp_dir:
             shutil.rmtree(temp_dir, ignore_errors=True)
+        if created:
+            shutil.rmtree(export_dir, ignore_errors=True)
         raise UserError(f"cannot write a version into {export_dir}: "
                         f"{reason(error)}; free space or choose another "
                         "--export_dir (nothing was written)") from None

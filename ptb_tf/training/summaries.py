@@ -39,8 +39,20 @@ class Summaries:
 
     def __init__(self, save_path: str):
         self.directory = os.path.join(save_path, LOG_DIR)
-        with self._writing():
-            self.writer = tf.summary.create_file_writer(self.directory)
+        existed = os.path.isdir(self.directory)
+        before = set(os.listdir(self.directory)) if existed else set()
+        try:
+            with self._writing():
+                self.writer = tf.summary.create_file_writer(self.directory)
+        except UserError:
+            # A full disk: the writer may have left an empty events file
+            # (and its folder); they would only keep the disk fuller.
+            if os.path.isdir(self.directory):
+                for name in set(os.listdir(self.directory)) - before:
+                    os.remove(os.path.join(self.directory, name))
+                if not existed:
+                    os.rmdir(self.directory)
+            raise
 
     @contextlib.contextmanager
     def _writing(self):

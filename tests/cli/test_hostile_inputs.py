@@ -17,11 +17,9 @@ import sys
 import zipfile
 
 import pytest
-from tests.helpers import (REPO_ROOT, TINY_FLAGS, TINY_TRAIN, run_module,
-                           write_corpus)
-
-
-GOLDEN_RUN = os.path.join(REPO_ROOT, "tests", "golden", "tiny_run")
+from tests.helpers import (REPO_ROOT, TINY_FLAGS, TINY_TRAIN, copy_golden_run,
+                           fill_disk, golden_flags, mount_small_disk,
+                           run_module, write_corpus)
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +27,8 @@ def golden_export(tmp_path_factory):
     """An export of the golden run (written in this process, once)."""
     from ptb_tf.serving import saved_model  # pylint: disable=import-outside-toplevel
     root = tmp_path_factory.mktemp("golden_export")
-    run = copy_run(root)
+    run = copy_golden_run(root)
     return saved_model.export(run, str(root / "export"), top_k=3)
-
-
-def copy_run(root):
-    run = os.path.join(root, "run")
-    shutil.copytree(GOLDEN_RUN, run, ignore=shutil.ignore_patterns("WRITTEN_BY"))
-    return run
 
 
 def write(path, content):
@@ -51,7 +43,7 @@ def write(path, content):
 def a_run_with(name, content):
     def setup(root, export):
         del export
-        run = copy_run(root)
+        run = copy_golden_run(root)
         write(os.path.join(run, name), content)
         return {"run": run, "data": write_corpus(os.path.join(root, "data"))}
     return setup
@@ -76,7 +68,27 @@ def a_run_another_training_holds(root, export):
          "sys.stdin.read()", names["run"]], cwd=REPO_ROOT, text=True,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert holder.stdout.readline() == "held\n"
-    return dict(names, holder=holder)
+    return dict(names, cleanup=lambda: holder.communicate(timeout=60))
+
+
+def an_empty_folder(root, export):
+    del export
+    os.makedirs(os.path.join(root, "run"))
+    return {"run": os.path.join(root, "run"),
+            "data": write_corpus(os.path.join(root, "data"))}
+
+
+def on_a_full_disk(setup, free_pages=0):
+    """setup's files on a small disk of their own (a tmpfs), then the disk
+    filled but for free_pages pages: a real "No space left on device" from
+    Python's and TensorFlow's own file code alike."""
+    def full(root, export):
+        disk = os.path.join(root, "disk")
+        unmount = mount_small_disk(disk)
+        names = setup(disk, export)
+        fill_disk(disk, free_pages)
+        return dict(names, cleanup=unmount)
+    return full
 
 
 def a_folder_with_other_files(root, export):
@@ -177,7 +189,7 @@ def scoring_input(content):
 
 def a_run_with_no_intact_checkpoint(root, export):
     del export
-    run = copy_run(root)
+    run = copy_golden_run(root)
     for folder in (run, os.path.join(run, "best")):
         for name in os.listdir(folder):
             if name.endswith(".index"):
@@ -188,9 +200,7 @@ def a_run_with_no_intact_checkpoint(root, export):
 TRAIN = TINY_FLAGS
 # The golden run's own hyper-parameters: a command with them passes the
 # config check and reaches the file under test.
-with open(os.path.join(GOLDEN_RUN, "config.json"), encoding="utf-8") as _file:
-    GOLDEN = [f"--{name}={str(value).lower() if isinstance(value, bool) else value}"
-              for name, value in json.load(_file).items()]
+GOLDEN = golden_flags()
 
 CASES = {
     # The run folder.
@@ -293,19 +303,40 @@ CASES = {
     "score of a folder": (scoring_input("x\n"), "score",
                           ["--saved_model={export}", "--input={export}"], 1,
                           "not found"),
+    # A full disk (one page left: enough for the lock's few bytes only).
+    "a full disk at start-up": (
+        on_a_full_disk(an_empty_folder, free_pages=1), "train",
+        ["--data_path={data}", "--save_path={run}", *TRAIN], 1,
+        "cannot write into --save_path="),
+    "a full disk for the lock": (
+        on_a_full_disk(an_empty_folder), "train",
+        ["--data_path={data}", "--save_path={run}", *TRAIN], 1,
+        "cannot write into --save_path="),
+    "a full disk for a rerun's summaries": (
+        on_a_full_disk(a_run_with(".ptb_tf.lock", ""), free_pages=1), "train",
+        ["--data_path={data}", "--save_path={run}", *GOLDEN], 1,
+        "cannot write TensorBoard summaries in"),
+    "an export onto a full disk": (
+        on_a_full_disk(a_run_with(".ptb_tf.lock", "")), "export",
+        ["--save_path={run}", "--export_dir={data}/../export"], 1,
+        "No space left on device; free space or choose another --export_dir"),
     "download into a file": (a_file, "data", ["download", "--dest={file}"], 1,
                              "is a file"),
 }
 
 
 def snapshot(root):
-    """Every file and folder under root, with a digest of each file."""
+    """Every file and folder under root, with a digest of each file; an
+    empty run lock (ptb_tf's own, left by a training that ended) does not
+    count."""
     found = {}
     for folder, names, files in os.walk(root):
         for name in names:
             found[os.path.relpath(os.path.join(folder, name), root)] = "dir"
         for name in files:
             path = os.path.join(folder, name)
+            if name == ".ptb_tf.lock" and not os.path.getsize(path):
+                continue
             with open(path, "rb") as content:
                 found[os.path.relpath(path, root)] = hashlib.sha256(
                     content.read()).hexdigest()
@@ -323,8 +354,8 @@ def test_a_hostile_input_is_one_line_and_changes_nothing(case, tmp_path,
         result = run_module(module, *[arg.format(**names) for arg in args])
         after = snapshot(tmp_path)
     finally:
-        if "holder" in names:  # the process the row's setup started
-            names["holder"].communicate(timeout=60)
+        if "cleanup" in names:  # a process or a disk the row's setup started
+            names["cleanup"]()
     assert result.returncode == code, (result.stdout[-500:], result.stderr)
     assert "Traceback" not in result.stderr, result.stderr
     last = result.stderr.strip().splitlines()[-1]

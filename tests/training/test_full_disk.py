@@ -2,6 +2,9 @@
 checkpoint, the results and an export. Each is one line, the last good state
 is kept, and no partial file stays behind to keep the disk full.
 
+The same on a real full disk (a tmpfs, where the tests may mount one): the
+start-up, the summaries and the export are rows of the hostile-input table
+(tests/cli/test_hostile_inputs.py); a checkpoint is the last test here.
 (A full disk during a checkpoint, mid-run, is in test_reliability.py.)
 """
 
@@ -10,7 +13,9 @@ import os
 
 import pytest
 import tensorflow as tf
-from tests.helpers import run_until, tiny_config
+from tests.helpers import (assert_last_line_error, copy_golden_run, fill_disk,
+                           golden_flags, mount_small_disk, run_module,
+                           run_until, tiny_config, write_corpus)
 
 from ptb_tf import files
 from ptb_tf import run_dir
@@ -98,4 +103,29 @@ def test_an_export_writes_nothing(trained, tmp_path, monkeypatch):
     with pytest.raises(UserError, match=rf"cannot write a version into .*: "
                                         rf"{FULL}; .*\(nothing was written\)"):
         saved_model.export(trained["save_path"], str(export_dir))
-    assert os.listdir(export_dir) == []
+    assert not os.path.exists(export_dir)  # it made the folder, and removed it
+
+
+@pytest.mark.slow
+def test_a_checkpoint_on_a_real_full_disk(tmp_path):
+    """A rerun of the golden run with room for its lock and first summaries,
+    not a checkpoint: the error is one line, the checkpoints and their index
+    are as they were, and no part of the new one stays."""
+    disk = str(tmp_path / "disk")
+    unmount = mount_small_disk(disk)
+    try:
+        run = copy_golden_run(disk)
+        data = write_corpus(os.path.join(disk, "data"))
+        with open(os.path.join(run, "checkpoint"), encoding="utf-8") as index:
+            before = (sorted(os.listdir(run)), index.read())
+        fill_disk(disk, free_pages=3)
+        result = run_module("train", f"--data_path={data}", f"--save_path={run}",
+                            *golden_flags())
+        with open(os.path.join(run, "checkpoint"), encoding="utf-8") as index:
+            after = (sorted(set(os.listdir(run)) - {".ptb_tf.lock", "logs"}),
+                     index.read())
+    finally:
+        unmount()
+    assert_last_line_error(result, "cannot write a checkpoint in", FULL,
+                           "ckpt-13, is kept")
+    assert after == before
