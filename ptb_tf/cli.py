@@ -1,7 +1,9 @@
 """What every command-line tool shares: user errors as one line, no traceback."""
 
 import functools
+import os
 import sys
+from typing import List
 
 from ptb_tf.corpus import ptb
 from ptb_tf.corpus.splits import DEFAULT_SPLIT, SPLITS, DataSpec
@@ -188,9 +190,33 @@ def command(define_flags, main, interrupted: str = "interrupted"):
         for module in (define_flags.__module__, __name__):
             for flag in by_module.get(module, []):
                 flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-        app.run(guarded(main, interrupted))
+        app.run(guarded(main, interrupted), argv=with_presets(sys.argv))
 
     return run
+
+
+PRESETS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "presets")
+
+
+def with_presets(argv: List[str]) -> List[str]:
+    """argv with each --flagfile that names no file here but a preset of the
+    package (`--flagfile=flags/small.flags`, `--flagfile=small.flags`) made
+    the packaged file's path, so that the tutorial-style commands work
+    outside a clone too."""
+    resolved = list(argv)
+    for at, arg in enumerate(resolved):
+        if arg.startswith("--flagfile="):
+            prefix, path = "--flagfile=", arg[len("--flagfile="):]
+        elif arg == "--flagfile" and at + 1 < len(resolved):
+            continue  # its value, the next arg, is resolved below
+        elif at and resolved[at - 1] == "--flagfile":
+            prefix, path = "", arg
+        else:
+            continue
+        preset = os.path.join(PRESETS_DIR, os.path.basename(path))
+        if not os.path.exists(path) and os.path.isfile(preset):
+            resolved[at] = prefix + preset
+    return resolved
 
 
 def check_utf8(name: str, value: str) -> str:

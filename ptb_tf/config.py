@@ -1,7 +1,7 @@
 """Hyper-parameters: the tutorial's four configs and the learning-rate schedule.
 
-`flags/*.flags` hold the same values with a comment per line; a test keeps the
-two in step. Beyond the tutorial's twelve values, a Config also names the
+`ptb_tf/presets/*.flags` (`flags/` in a clone) hold the same values with a
+comment per line, for `--flagfile=`; a test keeps the two in step. Beyond the tutorial's twelve values, a Config also names the
 recurrent cell, weight tying, the dropout kind and the training softmax; their
 defaults are the tutorial's model.
 """

@@ -45,7 +45,7 @@ def test_presets_are_the_tutorials(name):
 
 @pytest.mark.parametrize("name", sorted(TUTORIAL_TABLE))
 def test_flagfile_holds_the_preset_with_a_comment_per_value(name):
-    path = os.path.join(REPO_ROOT, "flags", f"{name}.flags")
+    path = os.path.join(REPO_ROOT, "ptb_tf", "presets", f"{name}.flags")
     # Parsed on top of another preset, the flagfile alone decides every value.
     other = "test" if name != "test" else "large"
     assert parse(f"--model={other}", f"--flagfile={path}") == PRESETS[name]
@@ -58,7 +58,7 @@ def test_flagfile_holds_the_preset_with_a_comment_per_value(name):
 
 def test_model_flag_and_later_flags_win():
     assert parse("--model=medium") == PRESETS["medium"]
-    small = os.path.join(REPO_ROOT, "flags", "small.flags")
+    small = os.path.join(REPO_ROOT, "ptb_tf", "presets", "small.flags")
     config = parse(f"--flagfile={small}", "--num_layers=3")
     assert config == dataclasses.replace(PRESETS["small"], num_layers=3)
 

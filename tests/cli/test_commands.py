@@ -3,10 +3,12 @@
 
 import os
 import subprocess
+import sys
 import sysconfig
+import zipfile
 
 import pytest
-from tests.helpers import run_module
+from tests.helpers import REPO_ROOT, assert_user_error, run_module
 
 # A few flags each command cannot be used without (or is mostly used with).
 NEEDED = {
@@ -47,3 +49,51 @@ def test_each_command_has_a_console_script(command):
                             text=True, timeout=120)
     assert "Traceback" not in result.stderr, result.stderr
     assert set(NEEDED[command]) <= listed(result.stdout), result.stdout
+
+
+def test_a_preset_flagfile_is_found_outside_a_clone(tmp_path):
+    """`--flagfile=flags/small.flags`, as the tutorial's users write it, from a
+    folder that has no flags/: the packaged preset is read (the run then
+    stops at the missing data, not at the flagfile)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ptb_tf.train", "--flagfile=flags/small.flags",
+         "--data_path=nowhere", "--max_max_epoch=1"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert_user_error(result, "nowhere")
+    assert not os.path.exists(tmp_path / "flags")
+
+
+def test_with_presets_resolves_only_a_missing_file_to_a_preset(tmp_path,
+                                                               monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no flags/ here
+    from ptb_tf.cli import PRESETS_DIR, with_presets  # pylint: disable=import-outside-toplevel
+    mine = tmp_path / "small.flags"
+    mine.write_text("--num_layers=3\n")
+    small = os.path.join(PRESETS_DIR, "small.flags")
+    assert with_presets(["x", "--flagfile=flags/small.flags", "--flagfile",
+                         "medium.flags", f"--flagfile={mine}",
+                         "--flagfile=flags/nothing.flags"]) == [
+        "x", f"--flagfile={small}", "--flagfile",
+        os.path.join(PRESETS_DIR, "medium.flags"), f"--flagfile={mine}",
+        "--flagfile=flags/nothing.flags"]
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_the_package_presets_scripts_and_license(tmp_path):
+    """What `pip install .` installs, from pyproject.toml alone."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "-w", str(tmp_path), REPO_ROOT], check=True, timeout=600,
+                   capture_output=True)
+    [wheel] = [name for name in os.listdir(tmp_path) if name.endswith(".whl")]
+    with zipfile.ZipFile(tmp_path / wheel) as archive:
+        names = archive.namelist()
+        [entry_points] = [name for name in names
+                          if name.endswith("entry_points.txt")]
+        scripts = archive.read(entry_points).decode()
+    assert {"ptb_tf/__init__.py", "ptb_tf/training/run.py",
+            "ptb_tf/presets/small.flags", "ptb_tf/presets/ptb_char.flags"} <= set(names)
+    assert any(name.endswith("licenses/LICENSE") or name.endswith("/LICENSE")
+               for name in names), names
+    assert not any(name.startswith("tests/") for name in names)
+    for command in NEEDED:
+        assert f"ptb-{command.replace('_', '-')} = ptb_tf.{command}:run" in scripts
