@@ -1,7 +1,7 @@
 r"""Measures ptb_tf against this machine's own limit: `python -m ptb_tf.benchmark`.
 
     python -m ptb_tf.benchmark --data_path=../shared/data/ptb \
-        --output=results/benchmark.json
+        --results_file=results/benchmark.json
 
 In one run: the float32 and bfloat16 matmul rates (a large square and the
 models' own shapes); for each config, steady-state training words per second
@@ -42,8 +42,10 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
     flags.DEFINE_integer("batches_per_window", 20,
                          "Training batches per timed window.",
                          flag_values=flag_values)
-    flags.DEFINE_string("output", None, "Write the results JSON here.",
+    flags.DEFINE_string("results_file", None, "Write the results JSON here.",
                         flag_values=flag_values)
+    # Train's name for its results JSON, now every command's.
+    cli.define_old_name("output", "results_file", flag_values)
 
 
 def main(argv):
@@ -132,8 +134,8 @@ def main(argv):
               f"{100 * costs['pipeline_fraction']:.2f}%, one checkpoint "
               f"{100 * costs['checkpoint_fraction']:.2f}%", flush=True)
     report["peak_rss_mb"] = peak_rss_mb()
-    if FLAGS.output:
-        write_json(FLAGS.output, report)
+    if FLAGS.results_file:
+        write_json(FLAGS.results_file, report)
 
 
 run = cli.command(define_flags, main)

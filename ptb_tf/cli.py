@@ -190,9 +190,46 @@ def command(define_flags, main, interrupted: str = "interrupted"):
         for module in (define_flags.__module__, __name__):
             for flag in by_module.get(module, []):
                 flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-        app.run(guarded(main, interrupted), argv=with_presets(sys.argv))
+
+        def main_checked(argv):
+            use_old_names(flags.FLAGS)
+            if "results_file" in flags.FLAGS and flags.FLAGS.results_file:
+                check_results_file(flags.FLAGS.results_file)
+            return main(argv)
+
+        app.run(guarded(main_checked, interrupted),
+                argv=with_presets(sys.argv))
 
     return run
+
+
+# old flag name -> the name it became (define_old_name).
+_OLD_NAMES = {}
+
+
+def define_old_name(old: str, new: str, flag_values) -> None:
+    """--old, the name --new (defined already) had before it was renamed so
+    that one flag name means one thing in every command: it still works,
+    and says in one line what it became."""
+    from absl import flags  # pylint: disable=g-import-not-at-top
+    flag = flag_values[new]
+    flags.DEFINE(flag.parser, old, None, f"Old name of --{new}.",
+                 flag_values=flag_values, serializer=flag.serializer)
+    _OLD_NAMES[old] = new
+
+
+def use_old_names(flag_values) -> None:
+    """Moves each old name's value to its new name, saying so; UsageError if
+    both are given."""
+    for old, new in _OLD_NAMES.items():
+        if old not in flag_values or not flag_values[old].present:
+            continue
+        if flag_values[new].present:
+            raise UsageError(f"--{old} is the old name of --{new}; pass "
+                             f"only --{new}")
+        flag_values[new].value = flag_values[old].value
+        print(f"note: --{old} is now called --{new}; the old name still "
+              "works for now", file=sys.stderr)
 
 
 PRESETS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "presets")
@@ -217,6 +254,20 @@ def with_presets(argv: List[str]) -> List[str]:
         if not os.path.exists(path) and os.path.isfile(preset):
             resolved[at] = prefix + preset
     return resolved
+
+
+def check_results_file(path: str) -> None:
+    """UserError now, not after hours of work, if --results_file cannot be
+    written (every command with the flag checks it before it starts)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UserError(f"folder of --results_file not found: {directory}; "
+                        "create it or choose another path")
+    if os.path.isdir(path):
+        raise UserError(f"--results_file={path} is a folder; name a file")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write --results_file in {directory}; "
+                        "choose a writable folder")
 
 
 def check_utf8(name: str, value: str) -> str:

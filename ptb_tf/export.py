@@ -44,9 +44,12 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                       "With --format=tflite: int8 weights (dynamic-range "
                       "quantization), about a quarter of the size.",
                       flag_values=flag_values)
-    flags.DEFINE_integer("top_k", 10,
-                         "Number of next words serving_default and step return.",
-                         flag_values=flag_values)
+    flags.DEFINE_integer("next_words", 10,
+                         "How many most probable next words serving_default "
+                         "and step return.", flag_values=flag_values)
+    # Renamed: generate's --top_k (and the generate signature's top_k) is
+    # the sampling cut-off.
+    cli.define_old_name("top_k", "next_words", flag_values)
     default = limits.DEFAULT
     flags.DEFINE_integer("max_batch_size", default.max_batch_size,
                          "Most sequences one request may send, and most "
@@ -79,12 +82,12 @@ def main(argv):
     if FLAGS.quantize and FLAGS.format != "tflite":
         raise UsageError("--quantize needs --format=tflite (a SavedModel "
                          "keeps float32 weights)")
-    cli.check_min(FLAGS, 1, "top_k")
+    cli.check_min(FLAGS, 1, "next_words")
     limits = limits_from_flags(FLAGS)
     run_dir.load_run(FLAGS.save_path)
     export_layout.check_export_dir(FLAGS.export_dir)
     cli.quiet_tensorflow()
-    path = saved_model.export(FLAGS.save_path, FLAGS.export_dir, FLAGS.top_k,
+    path = saved_model.export(FLAGS.save_path, FLAGS.export_dir, FLAGS.next_words,
                               FLAGS.checkpoint, limits, FLAGS.format,
                               FLAGS.quantize)
     kind = ("an int8 TFLite model" if FLAGS.quantize else "a TFLite model"

@@ -1,6 +1,6 @@
 r"""Sampled against full softmax on a large vocabulary: `python -m ptb_tf.sampled_benchmark`.
 
-    python -m ptb_tf.sampled_benchmark --output=results/sampled_softmax.json
+    python -m ptb_tf.sampled_benchmark --results_file=results/sampled_softmax.json
 
 Writes a synthetic corpus over a Zipf-distributed vocabulary of ~40,000 words
 (PTB's 10,000 are too few for sampling to pay), then for the full and the
@@ -57,8 +57,10 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                          flag_values=flag_values)
     flags.DEFINE_integer("seed", 0, "Seed of the text and the models.",
                          flag_values=flag_values)
-    flags.DEFINE_string("output", None, "Write the results JSON here.",
+    flags.DEFINE_string("results_file", None, "Write the results JSON here.",
                         flag_values=flag_values)
+    # Train's name for its results JSON, now every command's.
+    cli.define_old_name("output", "results_file", flag_values)
 
 
 def zipf_text(num_tokens: int, vocab_words: int, seed: int) -> np.ndarray:
@@ -172,8 +174,8 @@ def main(argv):
           f"guessing would be {len(corpus.vocab):,}, the text's unigram "
           f"perplexity ~{unigram_perplexity(corpus):,.0f}")
     results["unigram_perplexity"] = unigram_perplexity(corpus)
-    if FLAGS.output:
-        write_json(FLAGS.output, results)
+    if FLAGS.results_file:
+        write_json(FLAGS.results_file, results)
 
 
 def unigram_perplexity(corpus: Corpus) -> float:

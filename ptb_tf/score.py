@@ -34,9 +34,11 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
     flags.DEFINE_bool("independent", False,
                       "Score each line from a sentence start instead of in the "
                       "context of the lines before it.", flag_values=flag_values)
-    flags.DEFINE_integer("batch_size", 64,
+    flags.DEFINE_integer("lines_per_batch", 64,
                          "Lines per request with --independent.",
                          flag_values=flag_values)
+    # Renamed: train's --batch_size is the number of parallel streams.
+    cli.define_old_name("batch_size", "lines_per_batch", flag_values)
     flags.DEFINE_integer("window", 1000,
                          "Tokens per group of lines when reading a stream "
                          "(a request carries at most the model's "
@@ -63,18 +65,18 @@ def _perplexity(log_prob: float, count: int) -> float:
 def main(argv):
     cli.check_no_arguments(argv)
     source = cli.model_source(FLAGS)
-    cli.check_min(FLAGS, 1, "batch_size", "window")
+    cli.check_min(FLAGS, 1, "lines_per_batch", "window")
     if FLAGS.input != "-" and not os.path.isfile(FLAGS.input):
         raise UserError(f"--input={FLAGS.input} not found; pass a text file "
                         "or - for standard input")
     level, limits = source.level, source.limits
-    if FLAGS.batch_size > limits.max_batch_size:
-        raise UsageError(f"--batch_size must be <= {limits.max_batch_size} "
+    if FLAGS.lines_per_batch > limits.max_batch_size:
+        raise UsageError(f"--lines_per_batch must be <= {limits.max_batch_size} "
                          "(this model's max_batch_size). "
-                         f"Received: batch_size={FLAGS.batch_size}")
+                         f"Received: lines_per_batch={FLAGS.lines_per_batch}")
     cli.quiet_tensorflow()
     scorer = scoring.Scorer(source.signatures(), limits)
-    group = FLAGS.batch_size if FLAGS.independent else FLAGS.window
+    group = FLAGS.lines_per_batch if FLAGS.independent else FLAGS.window
     with _open_input(FLAGS.input) as stream:
         pieces = scoring.read_pieces(stream, level, FLAGS.window,
                                      f"--input={FLAGS.input}")

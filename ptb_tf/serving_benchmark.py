@@ -1,7 +1,7 @@
 r"""What serving costs: memory of a request at the limits, TFLite size and
 step latency. `python -m ptb_tf.serving_benchmark`.
 
-    python -m ptb_tf.serving_benchmark --output=results/serving_benchmark.json
+    python -m ptb_tf.serving_benchmark --results_file=results/serving_benchmark.json
     python -m ptb_tf.serving_benchmark --save_path=~/ptb_runs/small --configs=small
 
 For each config (its shapes, PTB's 10,000 words; the weights of --save_path
@@ -92,8 +92,10 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                         flag_values=flag_values)
     flags.DEFINE_integer("steps", 2000, "TFLite steps timed per model.",
                          flag_values=flag_values)
-    flags.DEFINE_string("output", None, "JSON file for the report.",
+    flags.DEFINE_string("results_file", None, "JSON file for the report.",
                         flag_values=flag_values)
+    # Train's name for its results JSON, now every command's.
+    cli.define_old_name("output", "results_file", flag_values)
 
 
 def _model(config_name: str, save_path):
@@ -200,8 +202,8 @@ def main(argv):
               "are floors, not this machine's figures.")
     report = {"command": " ".join(sys.argv), "machine": machine_info(),
               "load_average": load, "machine_busy": busy, "results": results}
-    if FLAGS.output:
-        write_json(FLAGS.output, report)
+    if FLAGS.results_file:
+        write_json(FLAGS.results_file, report)
 
 
 run = cli.command(define_flags, main)

@@ -1,7 +1,7 @@
 r"""Soak test: does memory hold steady over many epochs? `python -m ptb_tf.soak`.
 
     python -m ptb_tf.soak --data_path=../shared/data/ptb --epochs=20 \
-        --output=results/soak.json
+        --results_file=results/soak.json
 
 Trains the test config on PTB for --epochs epochs, checkpointing as a real run
 does (into a temporary --save_path), and reads the process's memory after
@@ -42,8 +42,10 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                         flag_values=flag_values)
     flags.DEFINE_bool("jit_compile", True, "Compile training with XLA.",
                       flag_values=flag_values)
-    flags.DEFINE_string("output", None, "Write the results JSON here.",
+    flags.DEFINE_string("results_file", None, "Write the results JSON here.",
                         flag_values=flag_values)
+    # Train's name for its results JSON, now every command's.
+    cli.define_old_name("output", "results_file", flag_values)
 
 
 def resident_mb() -> float:
@@ -97,8 +99,8 @@ def main(argv):
           f"{last['epoch']}: {last['peak_mb']:.1f} MB ({100 * growth:+.2f}%; "
           f"allowed +{100 * FLAGS.tolerance:.0f}%): "
           f"{'steady' if report['passed'] else 'GROWING'}", flush=True)
-    if FLAGS.output:
-        write_json(FLAGS.output, report)
+    if FLAGS.results_file:
+        write_json(FLAGS.results_file, report)
     if not report["passed"]:
         raise UserError("memory grew by more than --tolerance over the run")
 

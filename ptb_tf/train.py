@@ -14,7 +14,6 @@ as if the run had never stopped.
 """
 
 import dataclasses
-import os
 import shlex
 import sys
 from typing import Callable
@@ -188,22 +187,7 @@ def check_flags(flag_values: flags.FlagValues):
                         config.batch_size, config.num_steps)
     if len(corpus.test) < 2:
         raise UserError("the test data needs at least 2 tokens to score")
-    if flag_values.results_file:
-        check_results_file(flag_values.results_file)
     return config, options, corpus
-
-
-def check_results_file(path: str) -> None:
-    """UserError now, not after hours of training, if path cannot be written."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise UserError(f"folder of --results_file not found: {directory}; "
-                        "create it or choose another path")
-    if os.path.isdir(path):
-        raise UserError(f"--results_file={path} is a folder; name a file")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise UserError(f"cannot write --results_file in {directory}; "
-                        "choose a writable folder")
 
 
 def main(argv):

@@ -46,7 +46,7 @@ def trained(tmp_path_factory):
                                  log=lambda _: None)
     config, vocab_path = run_dir.load_run(save_path)
     export_dir = str(root / "exports" / "tiny")
-    path = saved_model.export(save_path, export_dir, top_k=3)
+    path = saved_model.export(save_path, export_dir, next_words=3)
     return dict(corpus=corpus, config=config, save_path=save_path,
                 vocab_path=vocab_path, export_dir=export_dir, path=path,
                 model=load_model(save_path), vocab=corpus.vocab,

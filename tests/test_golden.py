@@ -52,6 +52,6 @@ def test_the_golden_run_exports_with_the_golden_signatures(golden_run,
                                                            tmp_path):
     from ptb_tf.serving import saved_model  # pylint: disable=import-outside-toplevel
     path = saved_model.export(golden_run["run"], str(tmp_path / "export"),
-                              top_k=3)
+                              next_words=3)
     with open(os.path.join(GOLDEN, "signatures.json")) as golden:
         assert describe_signatures(path) == json.load(golden)

@@ -103,11 +103,11 @@ def ptb_members(archive: bytes) -> Dict[str, bytes]:
                     found[name] = tar.extractfile(member).read()
     except (tarfile.TarError, EOFError, OSError):
         raise UserError("the download is not a readable .tgz archive; check "
-                        "--url") from None
+                        "--download_url") from None
     missing = [name for name in PTB_FILES if name not in found]
     if missing:
         raise UserError(f"the archive has no {', '.join(missing)}; check "
-                        "--url (simple-examples.tgz holds them in "
+                        "--download_url (simple-examples.tgz holds them in "
                         "simple-examples/data/)")
     return found
 
@@ -120,7 +120,7 @@ def download(dest: str, url: str = DEFAULT_URL, sha256: Optional[str] = None,
         log(f"{dest} already holds {', '.join(PTB_FILES)}; nothing to do")
         return dest
     if os.path.exists(dest) and not os.path.isdir(dest):
-        raise UserError(f"--dest={dest} is a file; choose a folder")
+        raise UserError(f"--data_path={dest} is a file; choose a folder")
     os.makedirs(dest, exist_ok=True)
     log(f"Downloading {url}")
     # In memory: the archive is 34 MB; a failed transfer leaves no file.

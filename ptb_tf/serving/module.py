@@ -56,7 +56,7 @@ _STRING_BATCH = tf.TensorSpec([None, None], tf.string)
 class ServingModule(tf.Module):
     """A trained PTBModel's weights and vocabulary, with serving signatures."""
 
-    def __init__(self, model, vocab_path: str, top_k: int = 10,
+    def __init__(self, model, vocab_path: str, next_words: int = 10,
                  limits: limits.Limits = limits.DEFAULT):
         super().__init__(name="ptb_language_model")
         self.limits = limits
@@ -82,7 +82,7 @@ class ServingModule(tf.Module):
         self.state_parts = model.state_parts
         self.hidden_size = model.hidden_size
         self.vocab_size = len(vocab)
-        self.top_k = min(top_k, self.vocab_size)
+        self.next_words = min(next_words, self.vocab_size)
         self.eos_id = vocab.ids[EOS] if EOS in vocab.ids else vocab.unk_id
 
         self.vocab_asset = tf.saved_model.Asset(vocab_path)
@@ -157,7 +157,7 @@ class ServingModule(tf.Module):
         return self.next_log_probs(state), state
 
     def _top(self, log_probs):
-        top = tf.math.top_k(log_probs, self.top_k)
+        top = tf.math.top_k(log_probs, self.next_words)
         return self._words(top.indices), top.values
 
     # Checks. Each returns assert ops; _gated() makes the inputs wait for them.

@@ -7,7 +7,7 @@ from ptb_tf.serving import export_layout
 from ptb_tf.serving import limits as limits_lib
 
 
-def export(save_path: str, export_dir: str, top_k: int = 10,
+def export(save_path: str, export_dir: str, next_words: int = 10,
            checkpoint: str = BEST,
            limits: limits_lib.Limits = limits_lib.DEFAULT,
            export_format: str = "savedmodel", quantize: bool = False) -> str:
@@ -15,7 +15,8 @@ def export(save_path: str, export_dir: str, top_k: int = 10,
     export_dir (NAME/VERSION, ptb_tf.serving.export_layout); returns its folder.
 
     checkpoint: "best" or "latest" (see ptb_tf.training.models.load_model).
-    top_k: words serving_default and step return. limits: the largest request
+    next_words: how many most probable next words serving_default and
+    step return. limits: the largest request
     the export answers, checked in every signature and written into its
     metadata. export_format: "savedmodel" or "tflite" (quantize: int8
     weights).
@@ -29,7 +30,8 @@ def export(save_path: str, export_dir: str, top_k: int = 10,
         from ptb_tf.serving import tflite_export  # pylint: disable=g-import-not-at-top
         return tflite_export.export(model, save_path, vocab_path, export_dir,
                                     quantize, limits)
-    module = ServingModule(model, vocab_path, top_k=top_k, limits=limits)
+    module = ServingModule(model, vocab_path, next_words=next_words,
+                           limits=limits)
 
     def write(folder):
         try:

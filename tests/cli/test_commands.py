@@ -20,7 +20,7 @@ NEEDED = {
     "score": ["--saved_model", "--save_path", "--tflite", "--input"],
     "embeddings": ["--saved_model", "--save_path", "--neighbours"],
     "ngram": ["--data_path", "--text_file", "--order"],
-    "data": ["--dest", "--url", "--sha256"],
+    "data": ["--data_path", "--download_url", "--sha256"],
     "benchmark": ["--data_path", "--configs", "--variants"],
     "sampled_benchmark": ["--epochs", "--num_sampled"],
     "soak": ["--data_path", "--epochs"],

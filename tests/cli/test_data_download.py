@@ -11,7 +11,7 @@ import threading
 
 import pytest
 from tests.helpers import (REPO_ROOT, TINY_TEST, TINY_TRAIN, TINY_VALID,
-                           run_module)
+                           assert_user_error, run_module)
 
 from ptb_tf.corpus import ptb
 
@@ -94,9 +94,9 @@ def assert_failed_cleanly(result, fragment, dest):
 
 def test_download_verifies_and_extracts(server, tmp_path):
     dest = tmp_path / "ptb"
-    result = run_module("data", "download", f"--dest={dest}",
-                        f"--url={server.url('/tiny.tgz')}",
-                      f"--sha256={TINY_SHA256}")
+    result = run_module("data", "download", f"--data_path={dest}",
+                        f"--download_url={server.url('/tiny.tgz')}",
+                        f"--sha256={TINY_SHA256}")
     assert result.returncode == 0, result.stderr
     assert sorted(os.listdir(dest)) == sorted(TINY)  # nothing else
     for name, content in TINY.items():
@@ -104,23 +104,38 @@ def test_download_verifies_and_extracts(server, tmp_path):
     assert "PTB is in" in result.stdout
 
 
+def test_the_old_flag_names_still_work_and_say_what_they_became(server, tmp_path):
+    dest = tmp_path / "ptb"
+    result = run_module("data", "download", f"--dest={dest}",
+                        f"--url={server.url('/tiny.tgz')}",
+                        f"--sha256={TINY_SHA256}")
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(dest)) == sorted(TINY)
+    assert "note: --dest is now called --data_path" in result.stderr
+    assert "note: --url is now called --download_url" in result.stderr
+    both = run_module("data", "download", f"--dest={dest}",
+                      f"--data_path={dest}")
+    assert_user_error(both, "--dest is the old name of --data_path; pass only "
+                            "--data_path")
+
+
 def test_checksum_mismatch_extracts_nothing(server, tmp_path):
     dest = tmp_path / "ptb"
     wrong = "0" * 64
-    result = run_module("data", "download", f"--dest={dest}",
-                        f"--url={server.url('/tiny.tgz')}", f"--sha256={wrong}")
+    result = run_module("data", "download", f"--data_path={dest}",
+                        f"--download_url={server.url('/tiny.tgz')}", f"--sha256={wrong}")
     assert_failed_cleanly(result, "checksum mismatch", dest)
     # Without --sha256 the files are checked against PTB's own digests,
     # which the tiny corpus does not have.
-    result = run_module("data", "download", f"--dest={dest}",
-                        f"--url={server.url('/tiny.tgz')}")
+    result = run_module("data", "download", f"--data_path={dest}",
+                        f"--download_url={server.url('/tiny.tgz')}")
     assert_failed_cleanly(result, "checksum mismatch: ptb.t", dest)
 
 
 def test_connection_cut_mid_transfer(server, tmp_path):
     dest = tmp_path / "ptb"
-    result = run_module("data", "download", f"--dest={dest}",
-                        f"--url={server.url('/cut/tiny.tgz')}",
+    result = run_module("data", "download", f"--data_path={dest}",
+                        f"--download_url={server.url('/cut/tiny.tgz')}",
                       f"--sha256={TINY_SHA256}")
     assert_failed_cleanly(result, f"of {len(TINY_TGZ):,} bytes", dest)
     assert "run again" in result.stderr
@@ -130,7 +145,7 @@ def test_connection_cut_mid_transfer(server, tmp_path):
     ("/nothing.tgz", "HTTP Error 404"), ("/junk.tgz", "not a readable .tgz")])
 def test_bad_url_or_archive(server, tmp_path, path, fragment):
     dest = tmp_path / "ptb"
-    result = run_module("data", "download", f"--dest={dest}", f"--url={server.url(path)}")
+    result = run_module("data", "download", f"--data_path={dest}", f"--download_url={server.url(path)}")
     assert_failed_cleanly(result, fragment, dest)
 
 
@@ -139,8 +154,8 @@ def test_populated_folder_is_left_alone(server, tmp_path):
     dest.mkdir()
     for name in TINY:
         (dest / name).write_text("mine\n")
-    result = run_module("data", "download", f"--dest={dest}",
-                        f"--url={server.url('/tiny.tgz')}")
+    result = run_module("data", "download", f"--data_path={dest}",
+                        f"--download_url={server.url('/tiny.tgz')}")
     assert result.returncode == 0 and "nothing to do" in result.stdout
     assert server.requests == []
     assert all((dest / name).read_text() == "mine\n" for name in TINY)
@@ -150,8 +165,8 @@ def test_a_users_own_file_is_kept(server, tmp_path):
     dest = tmp_path / "ptb"
     dest.mkdir()
     (dest / "ptb.train.txt").write_text("mine\n")
-    result = run_module("data", "download", f"--dest={dest}",
-                        f"--url={server.url('/tiny.tgz')}",
+    result = run_module("data", "download", f"--data_path={dest}",
+                        f"--download_url={server.url('/tiny.tgz')}",
                       f"--sha256={TINY_SHA256}")
     assert result.returncode == 0, result.stderr
     assert (dest / "ptb.train.txt").read_text() == "mine\n"

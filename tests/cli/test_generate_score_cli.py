@@ -140,7 +140,7 @@ def test_score_stream_equals_the_model_over_the_whole_text(trained):
 def test_score_independent_lines_from_stdin(trained, signatures):
     text = "the cat sat\n a dog saw the mat \n\n"
     lines = output_lines(run_module("score", f"--save_path={trained['save_path']}",
-                                    "--independent", "--batch_size=2",
+                                    "--independent", "--lines_per_batch=2",
                                     stdin=text))
     assert len(lines) == 4
     for line, sentence in zip(lines, text.splitlines()):

@@ -28,7 +28,7 @@ def golden_export(tmp_path_factory):
     from ptb_tf.serving import saved_model  # pylint: disable=import-outside-toplevel
     root = tmp_path_factory.mktemp("golden_export")
     run = copy_golden_run(root)
-    return saved_model.export(run, str(root / "export"), top_k=3)
+    return saved_model.export(run, str(root / "export"), next_words=3)
 
 
 def write(path, content):
@@ -236,6 +236,9 @@ CASES = {
         a_run_with("config.json", "{}"), "train",
         ["--data_path={data}", "--results_file={data}", *TRAIN], 1,
         "is a folder; name a file"),
+    "soak's --results_file a folder": (
+        a_file, "soak", ["--data_path={data}", "--results_file={data}"], 1,
+        "is a folder; name a file"),
     # Data files.
     "a damaged .gz": (a_broken_gzip, "train", ["--text_file={text}", *TRAIN],
                       1, "cannot read"),
@@ -320,7 +323,7 @@ CASES = {
         on_a_full_disk(a_run_with(".ptb_tf.lock", "")), "export",
         ["--save_path={run}", "--export_dir={data}/../export"], 1,
         "No space left on device; free space or choose another --export_dir"),
-    "download into a file": (a_file, "data", ["download", "--dest={file}"], 1,
+    "download into a file": (a_file, "data", ["download", "--data_path={file}"], 1,
                              "is a file"),
 }
 

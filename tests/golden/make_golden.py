@@ -62,7 +62,7 @@ def main():
         shutil.copytree(save_path, run)
         config, vocab_path = run_dir.load_run(run)
         exported = saved_model.export(run, os.path.join(root, "export"),
-                                      top_k=3)
+                                      next_words=3)
         with open(os.path.join(HERE, "signatures.json"), "w") as out:
             json.dump(describe_signatures(exported), out, indent=1,
                       sort_keys=True)

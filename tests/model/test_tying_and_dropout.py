@@ -73,7 +73,7 @@ def test_tied_gru_run_saves_loads_and_exports(corpus, tmp_path):
     assert again == pytest.approx(results["test_perplexity"], rel=1e-5)
     # The export scores a sentence as the model does.
     _, vocab_path = run_dir.load_run(save_path)
-    path = saved_model.export(save_path, str(tmp_path / "export"), top_k=3)
+    path = saved_model.export(save_path, str(tmp_path / "export"), next_words=3)
     served = tf.saved_model.load(path).signatures["score"](
         words=tf.constant([["the", "cat", "sat", "<eos>"]]))
     ids = corpus.vocab.encode(["<eos>", "the", "cat", "sat", "<eos>"])

@@ -26,7 +26,7 @@ def limited(trained, tmp_path_factory):
     """The tiny model exported with LIMITS; its signatures and vocab size."""
     path = saved_model.export(trained["save_path"],
                               str(tmp_path_factory.mktemp("limited") / "tiny"),
-                         top_k=3, limits=LIMITS)
+                              next_words=3, limits=LIMITS)
     return dict(path=path, sig=tf.saved_model.load(path).signatures,
                 vocab_size=len(trained["vocab"]))
 

@@ -253,7 +253,7 @@ def test_soak_reports_memory_per_epoch(tmp_path):
     output = tmp_path / "soak.json"
     result = subprocess.run(
         [sys.executable, "-m", "ptb_tf.soak", f"--data_path={data}",
-         "--epochs=3", f"--output={output}"],
+         "--epochs=3", f"--results_file={output}"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.load(open(output))
