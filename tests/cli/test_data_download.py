@@ -145,7 +145,8 @@ def test_connection_cut_mid_transfer(server, tmp_path):
     ("/nothing.tgz", "HTTP Error 404"), ("/junk.tgz", "not a readable .tgz")])
 def test_bad_url_or_archive(server, tmp_path, path, fragment):
     dest = tmp_path / "ptb"
-    result = run_module("data", "download", f"--data_path={dest}", f"--download_url={server.url(path)}")
+    result = run_module("data", "download", f"--data_path={dest}",
+                        f"--download_url={server.url(path)}")
     assert_failed_cleanly(result, fragment, dest)
 
 

@@ -55,7 +55,8 @@ def test_sigkill_twice_mid_epoch_then_resume_gives_the_uninterrupted_results(
 
     save_path = f"--save_path={tmp_path / 'killed'}"
     kill_after(start_module("train", *flags, save_path), nth_line_in_epoch(1, 3, " perplexity: "))
-    second = kill_after(start_module("train", *flags, save_path), nth_line_in_epoch(2, 6, " perplexity: "))
+    second = kill_after(start_module("train", *flags, save_path),
+                        nth_line_in_epoch(2, 6, " perplexity: "))
     # The second run resumed inside epoch 1, from a checkpoint mid-epoch.
     assert second[0].startswith("Resuming from") and "epoch 1, batch" in second[0]
     assert not second[0].endswith("batch 0")
