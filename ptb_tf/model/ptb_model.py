@@ -208,10 +208,12 @@ class PTBModel(keras.Model):
             return self.softmax(outputs)
         kernel, bias = self.softmax_weights()
         if self.rnn_mode == "keras":
-            # Keras's policy: operands in its compute dtype.
-            return recurrent.matmul(
-                tf.cast(outputs, tf.float32), kernel,
-                tf.as_dtype(self.compute_dtype)) + bias
+            # Keras's policy: operands and logits in its compute dtype, as
+            # the untied Dense layer gives them (the bias reads in it too).
+            dtype = tf.as_dtype(self.compute_dtype)
+            return tf.cast(recurrent.matmul(tf.cast(outputs, tf.float32),
+                                            kernel, dtype),
+                           dtype) + tf.cast(bias, dtype)
         return recurrent.matmul(outputs, kernel, self.operand_dtype) + bias
 
     def _run_layer(self, layer, inputs, state, training):

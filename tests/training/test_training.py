@@ -194,6 +194,18 @@ def test_mixed_bfloat16_trains_to_about_the_float32_perplexities(corpus):
         assert bfloat16_run[key] == pytest.approx(float32_run[key], rel=0.03), key
 
 
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_tied_embeddings_train_under_keras_mixed_policies(corpus, precision):
+    """The tied softmax in rnn_mode keras follows Keras's compute dtype (it
+    once added a float32 product to a half-type bias)."""
+    config = tiny_config(corpus, tie_embeddings=True)
+    float32_run = train_and_evaluate(config, corpus, log=lambda _: None)
+    mixed_run = train_and_evaluate(config, corpus, log=lambda _: None,
+                                   precision=precision)
+    assert mixed_run["test_perplexity"] == pytest.approx(
+        float32_run["test_perplexity"], rel=0.05)
+
+
 def test_load_model_reads_a_checkpoint_from_before_identities(corpus, tmp_path):
     """Runs saved before checkpoints carried an identity still load."""
     from ptb_tf.training.models import load_model  # pylint: disable=g-import-not-at-top
