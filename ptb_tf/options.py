@@ -132,10 +132,6 @@ class RunOptions:
         if self.strategy != "default" and self.jit_compile:
             return ("--jit_compile is for one device; drop it with "
                     f"--strategy={self.strategy}")
-        if self.strategy == "multi_worker" and save_path:
-            return ("--save_path is not yet supported with "
-                    "--strategy=multi_worker (checkpoints would need every "
-                    "worker); use --results_file")
         if not 0 <= self.seed < 2**32:
             return ("--seed must be a whole number from 0 to 2**32 - 1. "
                     f"Received: seed={self.seed}")

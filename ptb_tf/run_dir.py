@@ -87,6 +87,24 @@ _OWN_PATTERN = re.compile(
     r"|\.(config|identity|results)\.json\..*\.tmp|\.vocab\.txt\..*\.tmp")
 
 
+def check(save_path: str, config: Config, corpus) -> Dict[str, Any]:
+    """prepare's checks alone, read-only: UserError if save_path is a file,
+    holds files ptb_tf does not write or a run with another config,
+    vocabulary or data (a folder not there yet passes). Returns the run's
+    identity. What a multi-worker run's other workers do: the chief alone
+    writes the folder (ptb_tf.cluster)."""
+    if os.path.exists(save_path) and not os.path.isdir(save_path):
+        raise UserError(f"--save_path={save_path} is a file, not a folder; "
+                        "choose a folder")
+    current = identity_of(config, corpus.vocab, corpus)
+    if os.path.isdir(save_path):
+        # Read-only, before the lock file is written: a refused folder is
+        # left exactly as it was.
+        _check_ours(save_path)
+        _check_same_run(save_path, config, corpus.vocab, current)
+    return current
+
+
 def prepare(save_path: str, config: Config, corpus) -> None:
     """Creates save_path, or checks that the run already there matches.
 
@@ -97,15 +115,7 @@ def prepare(save_path: str, config: Config, corpus) -> None:
     into; nothing already in save_path is overwritten.
     """
     vocab = corpus.vocab
-    if os.path.exists(save_path) and not os.path.isdir(save_path):
-        raise UserError(f"--save_path={save_path} is a file, not a folder; "
-                        "choose a folder")
-    current = identity_of(config, vocab, corpus)
-    if os.path.isdir(save_path):
-        # Read-only, before the lock file is written: a refused folder is
-        # left exactly as it was.
-        _check_ours(save_path)
-        _check_same_run(save_path, config, vocab, current)
+    current = check(save_path, config, corpus)
     try:
         os.makedirs(save_path, exist_ok=True)
     except OSError as error:

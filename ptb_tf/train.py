@@ -21,6 +21,7 @@ from typing import Callable
 from absl import flags
 
 from ptb_tf import cli
+from ptb_tf import cluster
 from ptb_tf import run_dir
 from ptb_tf.config import HELP, HYPERPARAMETERS, PRESETS, Config
 from ptb_tf.corpus.layout import check_batchable
@@ -193,8 +194,10 @@ def check_flags(flag_values: flags.FlagValues):
 def main(argv):
     cli.check_no_arguments(argv)
     config, options, corpus = check_flags(FLAGS)
-    if FLAGS.save_path:
+    if FLAGS.save_path and cluster.is_chief(options.strategy):
         run_dir.prepare(FLAGS.save_path, config, corpus)
+    elif FLAGS.save_path:  # another worker of a cluster: it reads the folder
+        run_dir.check(FLAGS.save_path, config, corpus)
     else:
         print("warning: no --save_path: this run keeps nothing (no checkpoint "
               "to resume from or export); pass --save_path=FOLDER to keep it",

@@ -16,11 +16,13 @@ TensorFlow writes a checkpoint under a temporary name and then updates the
 previous checkpoint as the latest.
 """
 
+import atexit
 import json
 import os
 import re
 import shutil
 import sys
+import tempfile
 from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
@@ -175,21 +177,33 @@ def restore_first_intact(checkpoint: tf.train.Checkpoint, paths: List[str],
 
 
 class Saver:
-    """The latest checkpoints of a run in save_path, and its best one in best/."""
+    """The latest checkpoints of a run in save_path, and its best one in best/.
+
+    writes=False: another worker of a multi-worker cluster than the chief.
+    Every worker takes part in each save (TensorFlow's multi-worker guide);
+    this one writes its copy into a temporary folder of its own and deletes
+    it, and it restores from the chief's checkpoints in save_path.
+    """
 
     def __init__(self, model, optimizer, run: RunState, save_path: str,
-                 log: Callable[[str], None] = _stderr):
+                 log: Callable[[str], None] = _stderr, writes: bool = True):
         self.save_path = save_path
         self.run = run
         self.model = model
         self.log = log
+        self.writes = writes
         self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
                                               run=run)
-        self._rebuild_a_lost_index()
-        self.latest = tf.train.CheckpointManager(self.checkpoint, save_path,
-                                                 max_to_keep=3)
+        if writes:
+            self._rebuild_a_lost_index()
+            self.write_path = save_path
+        else:
+            self.write_path = tempfile.mkdtemp(prefix="ptb_tf-worker-")
+            atexit.register(shutil.rmtree, self.write_path, True)
+        self.latest = tf.train.CheckpointManager(self.checkpoint,
+                                                 self.write_path, max_to_keep=3)
         self.best = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(save_path, BEST), max_to_keep=1)
+            self.checkpoint, os.path.join(self.write_path, BEST), max_to_keep=1)
 
     def _rebuild_a_lost_index(self) -> None:
         """Writes the `checkpoint` index file again from the ckpt-N files if
@@ -214,14 +228,16 @@ class Saver:
 
     @property
     def latest_path(self) -> Optional[str]:
-        return self.latest.latest_checkpoint
+        """The newest checkpoint in save_path (the chief's), or None."""
+        paths = newest_first(self.save_path)
+        return paths[0] if paths else None
 
     def restore_latest(self, run_identity: Dict[str, Any]) -> str:
-        """Restores the newest intact checkpoint after checking its identity
-        (see restore_first_intact); returns its path."""
-        return restore_first_intact(
-            self.checkpoint, list(reversed(self.latest.checkpoints)),
-            run_identity, "resume", self.log)
+        """Restores the newest intact checkpoint of save_path after checking
+        its identity (see restore_first_intact); returns its path."""
+        return restore_first_intact(self.checkpoint,
+                                    newest_first(self.save_path),
+                                    run_identity, "resume", self.log)
 
     def save(self, best: bool = False) -> str:
         """Writes a checkpoint (also as the best one if `best`); returns its name.
@@ -236,6 +252,8 @@ class Saver:
             path = self.latest.save()
             if best:
                 self.best.save()
+            if not self.writes:
+                shutil.rmtree(self.write_path)
         except (tf.errors.OpError, OSError) as error:
             self._remove_partial_files()
             kept = self.latest.latest_checkpoint
@@ -252,8 +270,8 @@ class Saver:
         """Deletes what a failed save left of its checkpoint (a full disk
         would stay full): files of that number the index does not list."""
         number = int(self.checkpoint.save_counter)
-        for manager, folder in ((self.latest, self.save_path),
-                                (self.best, os.path.join(self.save_path, BEST))):
+        for manager, folder in ((self.latest, self.write_path),
+                                (self.best, os.path.join(self.write_path, BEST))):
             listed = {os.path.basename(path) for path in manager.checkpoints}
             if f"ckpt-{number}" in listed or not os.path.isdir(folder):
                 continue

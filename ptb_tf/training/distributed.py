@@ -14,6 +14,7 @@ same global batch.
 
 import json
 import os
+import re
 from typing import Optional
 
 import tensorflow as tf
@@ -49,8 +50,43 @@ def make_strategy(name: str, num_gpus: int = 0,
         if not config.get("cluster", {}).get("worker"):
             raise UserError("--strategy=multi_worker needs TF_CONFIG with a "
                             "cluster of workers and this task's index")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return tf.distribute.MultiWorkerMirroredStrategy(
+            communication_options=tf.distribute.experimental.CommunicationOptions(
+                timeout_seconds=COLLECTIVE_TIMEOUT_SECONDS))
     raise ValueError(f"unknown strategy {name!r}")
+
+
+# What a collective raises when a peer is gone: its connection reset
+# (Unavailable), TensorFlow's health check aborting the collectives
+# (Unavailable), or the collectives' timeout (DeadlineExceeded).
+PEER_LOST = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+             tf.errors.AbortedError, tf.errors.CancelledError)
+
+# A collective waits this long for its peers before it fails (a backstop to
+# the health check: a peer that hangs rather than dies).
+COLLECTIVE_TIMEOUT_SECONDS = 600
+
+
+def lost_peer(error: tf.errors.OpError, latest: Optional[str]) -> UserError:
+    """The one line for a collective that failed because a worker is gone."""
+    text = error.message or ""
+    peer = re.search(r"/job:(\w+)/replica:\d+/task:(\d+)", text)
+    cause = re.search(r"(Connection reset by peer|Connection refused|"
+                      r"cluster check alive failed|timed out|Deadline "
+                      r"Exceeded)", text, flags=re.I)
+    who = f"{peer.group(1)} {peer.group(2)}" if peer else "a worker"
+    return UserError(
+        f"lost {who} of the cluster"
+        + (f" ({cause.group(1)})" if cause else "")
+        + "; start every worker again with the same command: they resume "
+        + (f"from the latest checkpoint ({os.path.basename(latest)})" if latest
+           else "from the start (no checkpoint was written yet)"))
+
+
+def barrier(strategy: tf.distribute.Strategy) -> None:
+    """Returns once every worker has called it (an all-reduce of nothing)."""
+    strategy.reduce(tf.distribute.ReduceOp.SUM,
+                    strategy.run(lambda: tf.constant(1.0)), axis=None)
 
 
 class DistributedTrainer(Trainer):

@@ -60,8 +60,13 @@ class TrainingRun:
         problem = options.problem(config.cell, save_path)
         if problem:
             raise ValueError(problem)
-        if save_path:
+        # In a multi-worker cluster only the chief writes the run folder;
+        # the others save into a folder of their own, then drop it.
+        self.chief = strategy is None or strategy.extended.should_checkpoint
+        if save_path and self.chief:
             run_dir.prepare(save_path, config, corpus)
+        elif save_path:
+            run_dir.check(save_path, config, corpus)
         self.config, self.corpus, self.options = config, corpus, options
         self.command, self.strategy = command, strategy
         self.log = log
@@ -75,9 +80,11 @@ class TrainingRun:
         self.state = checkpoints.RunState(self.model, config.max_max_epoch,
                                           config.batch_size, self.identity)
         self.saver = (checkpoints.Saver(self.model, self.trainer.optimizer,
-                                        self.state, save_path, self.epoch_log)
+                                        self.state, save_path, self.epoch_log,
+                                        writes=self.chief)
                       if save_path else None)
-        self.summaries = Summaries(save_path) if save_path else None
+        self.summaries = (Summaries(save_path) if save_path and self.chief
+                          else None)
         ids, batch, steps = corpus.train, config.batch_size, config.num_steps
         self.batches = num_batches(len(ids), batch, steps)
         tenth = chunk_size(ids, batch, steps)
@@ -96,7 +103,18 @@ class TrainingRun:
 
     def run(self) -> Dict[str, Any]:
         """Trains to the last epoch, tests, and returns the results dict
-        (also written to save_path/results.json)."""
+        (also written to save_path/results.json). In a cluster, a lost
+        worker ends it with a UserError saying how to resume."""
+        if self.strategy is None:
+            return self._run()
+        from ptb_tf.training import distributed  # pylint: disable=g-import-not-at-top
+        try:
+            return self._run()
+        except distributed.PEER_LOST as error:
+            raise distributed.lost_peer(
+                error, self.saver.latest_path if self.saver else None) from None
+
+    def _run(self) -> Dict[str, Any]:
         self._resume_or_start()
         while int(self.state.epochs_done) < self.config.max_max_epoch:
             try:
@@ -108,7 +126,13 @@ class TrainingRun:
         return self._test_and_report()
 
     def _resume_or_start(self) -> None:
-        if self.saver and self.saver.latest_path:
+        latest = self.saver.latest_path if self.saver else None
+        if self.strategy is not None:
+            # Every worker has read the chief's latest checkpoint before
+            # any of them writes one.
+            from ptb_tf.training import distributed  # pylint: disable=g-import-not-at-top
+            distributed.barrier(self.strategy)
+        if latest:
             path = self.saver.restore_latest(self.identity)
             epochs = self.config.max_max_epoch
             if int(self.state.epochs_done) == epochs:
@@ -250,7 +274,7 @@ class TrainingRun:
         results = results_lib.results_of(
             self, test_perplexity=test_perplexity, test_seconds=test_seconds,
             unit=unit)
-        if self.saver:
+        if self.saver and self.chief:
             results_lib.write_results(
                 os.path.join(self.saver.save_path, "results.json"), results)
         return results

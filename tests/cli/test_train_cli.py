@@ -58,7 +58,6 @@ def test_bad_data_files(tmp_path, files, fragments):
     ("--strategy=tpu", "--strategy must be one of default, mirrored"),
     ("--num_gpus=-1", "--num_gpus must be >= 0"),
     ("--num_gpus=2 --jit_compile", "--jit_compile is for one device"),
-    ("--strategy=multi_worker --save_path=x", "--save_path is not yet supported"),
     ("--cell=gru --rnn_mode=block", "--rnn_mode=block runs LSTM cells only"),
     ("--dropout=zoneout", "--dropout must be one of standard, variational"),
     ("--embedding_dropout=1", "--embedding_dropout must be in [0, 1)"),

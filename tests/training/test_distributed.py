@@ -10,9 +10,10 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
-from tests.helpers import REPO_ROOT, tiny_config
+from tests.helpers import REPO_ROOT, nth_line_in_epoch, tiny_config
 
 from ptb_tf.errors import UserError
 
@@ -81,35 +82,136 @@ def free_ports(count):
     return ports
 
 
+# The test config on the tiny corpus, small enough for seconds an epoch.
+WORKER_FLAGS = ["--model=test", "--vocab_size=0", "--batch_size=4",
+                "--num_steps=3", "--hidden_size=4", "--strategy=multi_worker",
+                "--deterministic"]
+
+
+class Cluster:
+    """Two workers of one TF_CONFIG on 127.0.0.1, started with the same
+    flags (and each its own --results_file) as often as a test needs."""
+
+    def __init__(self, data, tmp_path, *flags):
+        self.workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+        self.flags = [f"--data_path={data}", *WORKER_FLAGS, *flags]
+        self.tmp_path = tmp_path
+        # The workers' temporary folders: where the other worker writes its
+        # copy of each checkpoint.
+        self.temp = tmp_path / "tmp"
+        self.temp.mkdir(parents=True)
+
+    def start(self):
+        processes = []
+        for index in range(2):
+            env = dict(os.environ, TMPDIR=str(self.temp), TF_CONFIG=json.dumps({
+                "cluster": {"worker": self.workers},
+                "task": {"type": "worker", "index": index}}))
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", "ptb_tf.train", *self.flags,
+                 f"--results_file={self.results_file(index)}"],
+                cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True))
+        return processes
+
+    def results_file(self, index):
+        return self.tmp_path / f"worker{index}.json"
+
+    def run(self):
+        """Starts both and waits: their results."""
+        processes = self.start()
+        outputs = [process.communicate(timeout=300) for process in processes]
+        for process, (stdout, stderr) in zip(processes, outputs):
+            assert process.returncode == 0, stderr[-3000:]
+            assert "Test Perplexity:" in stdout
+        return [json.loads(self.results_file(index).read_text())
+                for index in range(2)], outputs
+
+
 @pytest.mark.slow
 def test_two_workers_train_the_test_config_and_agree(tiny_corpus_path,
                                                      tmp_path):
-    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-    processes = []
-    for index in range(2):
-        env = dict(os.environ, TF_CONFIG=json.dumps({
-            "cluster": {"worker": workers},
-            "task": {"type": "worker", "index": index}}))
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "ptb_tf.train",
-             f"--data_path={tiny_corpus_path}", "--model=test",
-             "--vocab_size=0", "--batch_size=4", "--num_steps=3",
-             "--hidden_size=4", "--strategy=multi_worker",
-             f"--results_file={tmp_path}/worker{index}.json"],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True))
-    outputs = [process.communicate(timeout=300) for process in processes]
-    for process, (stdout, stderr) in zip(processes, outputs):
-        assert process.returncode == 0, stderr[-3000:]
-        assert "Test Perplexity:" in stdout
-    results = [json.load(open(tmp_path / f"worker{index}.json"))
-               for index in range(2)]
+    results, _ = Cluster(tiny_corpus_path, tmp_path).run()
     assert results[0]["replicas"] == results[1]["replicas"] == 2
     # Same weights on both workers, bit for bit.
     assert results[0]["weights_sha256"] == results[1]["weights_sha256"]
     assert results[0]["test_perplexity"] == results[1]["test_perplexity"]
     assert results[0]["test_perplexity"] < len(open(
         os.path.join(tiny_corpus_path, "ptb.train.txt")).read().split())
+
+
+def kill_both_after(processes, stop_at):
+    """Reads worker 0's lines until stop_at(line), then SIGKILLs both."""
+    for line in processes[0].stdout:
+        if stop_at(line):
+            break
+    else:
+        pytest.fail("the run ended before the kill point")
+    for process in processes:
+        process.kill()
+        process.communicate()
+
+
+@pytest.mark.slow
+def test_two_workers_killed_mid_epoch_resume_to_the_uninterrupted_weights(
+        tiny_corpus_path, tmp_path):
+    """Both workers SIGKILLed mid-epoch 2 and started again by the same
+    commands end with the uninterrupted two-worker run's weights, bit for
+    bit; only the chief wrote the run folder, and it exports."""
+    whole, _ = Cluster(tiny_corpus_path, tmp_path / "whole", "--max_max_epoch=3",
+                       f"--save_path={tmp_path / 'whole_run'}").run()
+    save_path = tmp_path / "run"
+    cluster = Cluster(tiny_corpus_path, tmp_path / "cut", "--max_max_epoch=3",
+                      "--checkpoint_every=2", f"--save_path={save_path}")
+    kill_both_after(cluster.start(),
+                    nth_line_in_epoch(2, 2, "(saved ckpt-"))
+    resumed, outputs = cluster.run()
+    assert "Resuming from" in outputs[0][0] and "Resuming from" in outputs[1][0]
+    for index in range(2):
+        assert resumed[index]["weights_sha256"] == whole[0]["weights_sha256"]
+        assert resumed[index]["test_perplexity"] == whole[0]["test_perplexity"]
+    assert json.loads((save_path / "results.json").read_text())[
+        "weights_sha256"] == whole[0]["weights_sha256"]
+    # The other worker's copies went to a folder of its own, now gone.
+    assert not [name for name in os.listdir(cluster.temp)
+                if name.startswith("ptb_tf-worker-")]
+    result = subprocess.run(
+        [sys.executable, "-m", "ptb_tf.export", f"--save_path={save_path}",
+         f"--export_dir={tmp_path / 'export'}"], cwd=REPO_ROOT,
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert os.listdir(tmp_path / "export") == ["1"]
+
+
+@pytest.mark.slow
+def test_a_lost_worker_stops_the_other_in_one_line_and_both_resume(
+        tiny_corpus_path, tmp_path):
+    save_path = tmp_path / "run"
+    cluster = Cluster(tiny_corpus_path, tmp_path, "--max_max_epoch=400",
+                      "--checkpoint_every=2", f"--save_path={save_path}")
+    chief, other = cluster.start()
+    for line in chief.stdout:
+        if "(saved ckpt-" in line:
+            break
+    other.kill()
+    other.communicate()
+    killed = time.monotonic()
+    _, stderr = chief.communicate(timeout=120)
+    assert time.monotonic() - killed < 90
+    assert chief.returncode == 1 and "Traceback" not in stderr, stderr[-3000:]
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: lost worker 1 of the cluster"), last
+    assert "start every worker again with the same command" in last
+    # The same commands resume (seen in their first lines; then stopped).
+    processes = cluster.start()
+    for process in processes:
+        line = process.stdout.readline()
+        while line and not line.startswith("Resuming from"):
+            line = process.stdout.readline()
+        assert line.startswith(f"Resuming from {save_path}/ckpt-"), line
+    for process in processes:
+        process.kill()
+        process.communicate()
 
 
 @pytest.mark.slow
