@@ -6,7 +6,6 @@ be set up before TensorFlow starts."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -16,6 +15,9 @@ import pytest
 from tests.helpers import REPO_ROOT, nth_line_in_epoch, tiny_config
 
 from ptb_tf.errors import UserError
+
+sys.path.insert(0, os.path.join(REPO_ROOT, "tools"))
+from local_workers import free_ports  # pylint: disable=wrong-import-position,import-error
 
 
 MIRRORED_CHECK = textwrap.dedent("""
@@ -72,16 +74,6 @@ def test_mirrored_steps_equal_single_device_steps(tiny_corpus_path):
     assert result.stdout.startswith("OK")
 
 
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
 # The test config on the tiny corpus, small enough for seconds an epoch.
 WORKER_FLAGS = ["--model=test", "--vocab_size=0", "--batch_size=4",
                 "--num_steps=3", "--hidden_size=4", "--strategy=multi_worker",
@@ -129,9 +121,21 @@ class Cluster:
 
 
 @pytest.mark.slow
-def test_two_workers_train_the_test_config_and_agree(tiny_corpus_path,
-                                                     tmp_path):
-    results, _ = Cluster(tiny_corpus_path, tmp_path).run()
+def test_two_workers_from_the_local_launcher_train_and_agree(tiny_corpus_path,
+                                                             tmp_path):
+    """tools/local_workers.py, as docs/configs.md shows it."""
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO_ROOT, "tools", "local_workers.py"),
+         "--workers=2", "--", f"--data_path={tiny_corpus_path}",
+         *[flag for flag in WORKER_FLAGS if flag != "--strategy=multi_worker"],
+         f"--save_path={tmp_path / 'run'}",
+         f"--results_file={tmp_path}/worker{{index}}.json"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for index in range(2):
+        assert f"[worker {index}] Test Perplexity:" in result.stdout
+    results = [json.loads((tmp_path / f"worker{index}.json").read_text())
+               for index in range(2)]
     assert results[0]["replicas"] == results[1]["replicas"] == 2
     # Same weights on both workers, bit for bit.
     assert results[0]["weights_sha256"] == results[1]["weights_sha256"]
@@ -212,6 +216,17 @@ def test_a_lost_worker_stops_the_other_in_one_line_and_both_resume(
     for process in processes:
         process.kill()
         process.communicate()
+    # And on one device: the checkpoint's state is the global batch's.
+    alone = subprocess.Popen(
+        [sys.executable, "-m", "ptb_tf.train",
+         *[flag for flag in cluster.flags if flag != "--strategy=multi_worker"]],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True)
+    lines = [alone.stdout.readline() for _ in range(2)]
+    alone.kill()
+    alone.communicate()
+    assert lines[0].startswith(f"Resuming from {save_path}/ckpt-"), lines
+    assert " perplexity: " in lines[1] or "Learning rate" in lines[1], lines
 
 
 @pytest.mark.slow
