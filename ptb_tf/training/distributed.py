@@ -12,10 +12,13 @@ global norm, and applies it: the update equals single-device training on the
 same global batch.
 """
 
+import atexit
 import json
 import os
 import re
-from typing import Optional
+import shutil
+import tempfile
+from typing import Callable, Optional
 
 import tensorflow as tf
 
@@ -81,6 +84,47 @@ def lost_peer(error: tf.errors.OpError, latest: Optional[str]) -> UserError:
         + "; start every worker again with the same command: they resume "
         + (f"from the latest checkpoint ({os.path.basename(latest)})" if latest
            else "from the start (no checkpoint was written yet)"))
+
+
+class Preempted(UserError):
+    """The run stopped on a preemption signal, after a checkpoint."""
+
+    def __init__(self, message: str):
+        super().__init__(message, exit_code=143)  # 128 + SIGTERM
+
+
+class PreemptionSaves:
+    """TensorFlow's PreemptionCheckpointHandler for a multi-worker run: when
+    any worker gets SIGTERM, every worker calls save() after the same chunk
+    (the handler agrees on it through the cluster's coordination service),
+    then the run stops with Preempted. `check()` goes after every chunk.
+    """
+
+    def __init__(self, strategy: tf.distribute.Strategy,
+                 save: Callable[[], str]):
+        self.save, self.saved = save, None
+        # The handler restores its manager's latest checkpoint when it is
+        # made: an empty folder of its own, so that it never reads the run's
+        # (ptb_tf restores those, skipping damaged ones).
+        folder = tempfile.mkdtemp(prefix="ptb_tf-preemption-")
+        atexit.register(shutil.rmtree, folder, True)
+        manager = tf.train.CheckpointManager(tf.train.Checkpoint(), folder,
+                                             max_to_keep=1)
+        self.handler = tf.distribute.experimental.PreemptionCheckpointHandler(
+            strategy.cluster_resolver, manager,
+            termination_config=tf.distribute.experimental.TerminationConfig(
+                exit_fn=self._stop, save_fn=self._save))
+
+    def _save(self) -> None:
+        self.saved = self.save()
+
+    def _stop(self) -> None:
+        raise Preempted(f"stopped by a preemption signal (SIGTERM) after "
+                        f"saving {self.saved}; start every worker again with "
+                        "the same command to resume from it")
+
+    def check(self) -> None:
+        self.handler.save_checkpoint_if_preempted()
 
 
 def barrier(strategy: tf.distribute.Strategy) -> None:

@@ -85,6 +85,12 @@ class TrainingRun:
                       if save_path else None)
         self.summaries = (Summaries(save_path) if save_path and self.chief
                           else None)
+        self.preemption = None
+        if save_path and isinstance(strategy,
+                                    tf.distribute.MultiWorkerMirroredStrategy):
+            from ptb_tf.training import distributed  # pylint: disable=g-import-not-at-top
+            self.preemption = distributed.PreemptionSaves(strategy,
+                                                          self._save_now)
         ids, batch, steps = corpus.train, config.batch_size, config.num_steps
         self.batches = num_batches(len(ids), batch, steps)
         tenth = chunk_size(ids, batch, steps)
@@ -100,6 +106,7 @@ class TrainingRun:
         self.epoch, self.learning_rate = 0, 0.0
         self.epoch_start, self.start_batch, self.last_saved = 0.0, 0, 0
         self.bar: Optional[keras.utils.Progbar] = None
+        self._progress: Optional[Progress] = None
 
     def run(self) -> Dict[str, Any]:
         """Trains to the last epoch, tests, and returns the results dict
@@ -167,6 +174,9 @@ class TrainingRun:
                 self.config.num_steps, True, progress, self.chunk):
             note = self._save_if_due(progress)
             self._report(report, note)
+            if self.preemption:
+                self._progress = progress  # what a preemption save records
+                self.preemption.check()
         return progress
 
     def _save_if_due(self, progress: Progress) -> str:
@@ -182,9 +192,14 @@ class TrainingRun:
             # a non-finite loss, and never saved.
             raise Diverged(progress.done)
         self.last_saved = progress.done
-        self.state.record(progress)
+        return f" (saved {self._save_now(progress)})"
+
+    def _save_now(self, progress: Optional[Progress] = None) -> str:
+        """Records progress (that of the last chunk by default) and writes a
+        checkpoint; returns its name."""
+        self.state.record(progress or self._progress)
         self._account_time()
-        return f" (saved {self.saver.save()})"
+        return self.saver.save()
 
     def _report(self, report: ChunkReport, note: str) -> None:
         """The progress line or bar, and the chunk's summaries."""

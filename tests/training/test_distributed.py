@@ -6,6 +6,8 @@ be set up before TensorFlow starts."""
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -15,6 +17,7 @@ import pytest
 from tests.helpers import REPO_ROOT, nth_line_in_epoch, tiny_config
 
 from ptb_tf.errors import UserError
+from ptb_tf.training import checkpoints
 
 sys.path.insert(0, os.path.join(REPO_ROOT, "tools"))
 from local_workers import free_ports  # pylint: disable=wrong-import-position,import-error
@@ -144,31 +147,45 @@ def test_two_workers_from_the_local_launcher_train_and_agree(tiny_corpus_path,
         os.path.join(tiny_corpus_path, "ptb.train.txt")).read().split())
 
 
-def kill_both_after(processes, stop_at):
-    """Reads worker 0's lines until stop_at(line), then SIGKILLs both."""
+def stop_both_after(processes, stop_at, sig):
+    """Reads worker 0's lines until stop_at(line), then sends both `sig`;
+    returns their (returncode, stderr)."""
     for line in processes[0].stdout:
         if stop_at(line):
             break
     else:
-        pytest.fail("the run ended before the kill point")
+        pytest.fail("the run ended before the stop point")
     for process in processes:
-        process.kill()
-        process.communicate()
+        process.send_signal(sig)
+    return [(process.wait(timeout=120), process.communicate()[1])
+            for process in processes]
 
 
 @pytest.mark.slow
-def test_two_workers_killed_mid_epoch_resume_to_the_uninterrupted_weights(
+def test_two_workers_stopped_twice_resume_to_the_uninterrupted_weights(
         tiny_corpus_path, tmp_path):
-    """Both workers SIGKILLed mid-epoch 2 and started again by the same
-    commands end with the uninterrupted two-worker run's weights, bit for
-    bit; only the chief wrote the run folder, and it exports."""
+    """SIGTERM to both workers mid-epoch 2: each saves at the same step
+    (TensorFlow's PreemptionCheckpointHandler) and exits; started again,
+    then both SIGKILLed mid-epoch 3 and started again, they end with the
+    uninterrupted two-worker run's weights, bit for bit. Only the chief
+    wrote the run folder, and it exports."""
     whole, _ = Cluster(tiny_corpus_path, tmp_path / "whole", "--max_max_epoch=3",
                        f"--save_path={tmp_path / 'whole_run'}").run()
     save_path = tmp_path / "run"
     cluster = Cluster(tiny_corpus_path, tmp_path / "cut", "--max_max_epoch=3",
                       "--checkpoint_every=2", f"--save_path={save_path}")
-    kill_both_after(cluster.start(),
-                    nth_line_in_epoch(2, 2, "(saved ckpt-"))
+    stopped = stop_both_after(cluster.start(),
+                              nth_line_in_epoch(2, 2, "(saved ckpt-"),
+                              signal.SIGTERM)
+    for code, stderr in stopped:
+        assert code == 143 and "Traceback" not in stderr, stderr[-3000:]
+        last = stderr.strip().splitlines()[-1]
+        saved = re.search(r"after saving (ckpt-\d+);", last)
+        assert last.startswith("error: stopped by a preemption signal"), last
+        assert saved, last
+    assert checkpoints.newest_first(str(save_path))[0].endswith(saved.group(1))
+    stop_both_after(cluster.start(), nth_line_in_epoch(3, 2, "(saved ckpt-"),
+                    signal.SIGKILL)
     resumed, outputs = cluster.run()
     assert "Resuming from" in outputs[0][0] and "Resuming from" in outputs[1][0]
     for index in range(2):
