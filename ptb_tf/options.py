@@ -130,8 +130,12 @@ class RunOptions:
         if self.num_gpus < 0:
             return f"--num_gpus must be >= 0. Received: num_gpus={self.num_gpus}"
         if self.strategy != "default" and self.jit_compile:
-            return ("--jit_compile is for one device; drop it with "
-                    f"--strategy={self.strategy}")
+            # Measured: XLA compiling a MirroredStrategy replica step over
+            # logical CPU devices reads a variable of another device
+            # ("Trying to access resource ... located in device CPU:1").
+            return ("--jit_compile is for one device: XLA does not compile "
+                    f"the replicas' step of --strategy={self.strategy} here; "
+                    "drop one of the two")
         if not 0 <= self.seed < 2**32:
             return ("--seed must be a whole number from 0 to 2**32 - 1. "
                     f"Received: seed={self.seed}")

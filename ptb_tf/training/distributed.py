@@ -142,9 +142,11 @@ class DistributedTrainer(Trainer):
 
     def __init__(self, model, config, strategy: tf.distribute.Strategy):
         if model.precision == "mixed_float16":
-            raise UserError("--precision=mixed_float16 is not yet supported "
-                            "with --strategy (its loss scaling is "
-                            "single-device here); use mixed_bfloat16")
+            raise UserError("--precision=mixed_float16 is not supported with "
+                            "--strategy: the data-parallel step does not scale "
+                            "the loss across replicas; use "
+                            "--precision=mixed_bfloat16 (it needs no loss "
+                            "scaling)")
         replicas = strategy.num_replicas_in_sync
         if config.batch_size % replicas:
             raise UserError(f"--batch_size={config.batch_size} does not split "

@@ -270,6 +270,6 @@ def test_strategies_refuse_what_they_cannot_do(corpus, monkeypatch):
         with pytest.raises(UserError, match="needs GPUs"):
             make_strategy("mirrored")
     config = tiny_config(corpus)
-    with pytest.raises(UserError, match="mixed_float16 is not yet supported"):
+    with pytest.raises(UserError, match="mixed_float16 is not supported with --strategy"):
         DistributedTrainer(build_model(config, "unrolled", "mixed_float16"),
                            config, tf.distribute.get_strategy())
