@@ -92,31 +92,34 @@ def assert_failed_cleanly(result, fragment, dest):
     assert not os.path.exists(dest) or os.listdir(dest) == []
 
 
-def test_download_verifies_and_extracts(server, tmp_path):
+# The flags' names, and the old ones that still work and say what they became.
+@pytest.mark.parametrize("folder_flag,url_flag", [("data_path", "download_url"),
+                                                  ("dest", "url")])
+def test_download_verifies_and_extracts(server, tmp_path, folder_flag,
+                                        url_flag):
     dest = tmp_path / "ptb"
-    result = run_module("data", "download", f"--data_path={dest}",
-                        f"--download_url={server.url('/tiny.tgz')}",
+    result = run_module("data", "download", f"--{folder_flag}={dest}",
+                        f"--{url_flag}={server.url('/tiny.tgz')}",
                         f"--sha256={TINY_SHA256}")
     assert result.returncode == 0, result.stderr
     assert sorted(os.listdir(dest)) == sorted(TINY)  # nothing else
     for name, content in TINY.items():
         assert (dest / name).read_bytes() == content
     assert "PTB is in" in result.stdout
+    notes = [line for line in result.stderr.splitlines()
+             if line.startswith("note: ")]
+    assert notes == ([] if folder_flag == "data_path" else [
+        "note: --dest is now called --data_path; the old name still works "
+        "for now",
+        "note: --url is now called --download_url; the old name still works "
+        "for now"])
 
 
-def test_the_old_flag_names_still_work_and_say_what_they_became(server, tmp_path):
-    dest = tmp_path / "ptb"
-    result = run_module("data", "download", f"--dest={dest}",
-                        f"--url={server.url('/tiny.tgz')}",
-                        f"--sha256={TINY_SHA256}")
-    assert result.returncode == 0, result.stderr
-    assert sorted(os.listdir(dest)) == sorted(TINY)
-    assert "note: --dest is now called --data_path" in result.stderr
-    assert "note: --url is now called --download_url" in result.stderr
-    both = run_module("data", "download", f"--dest={dest}",
-                      f"--data_path={dest}")
-    assert_user_error(both, "--dest is the old name of --data_path; pass only "
-                            "--data_path")
+def test_an_old_flag_name_beside_its_new_one_is_refused(tmp_path):
+    result = run_module("data", "download", f"--dest={tmp_path}",
+                        f"--data_path={tmp_path}")
+    assert_user_error(result, "--dest is the old name of --data_path; pass "
+                              "only --data_path")
 
 
 def test_checksum_mismatch_extracts_nothing(server, tmp_path):
