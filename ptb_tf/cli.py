@@ -241,15 +241,14 @@ def with_presets(argv: List[str]) -> List[str]:
     the packaged file's path, so that the tutorial-style commands work
     outside a clone too."""
     resolved = list(argv)
-    for at, arg in enumerate(resolved):
+    for at, arg in enumerate(argv):
         if arg.startswith("--flagfile="):
-            prefix, path = "--flagfile=", arg[len("--flagfile="):]
-        elif arg == "--flagfile" and at + 1 < len(resolved):
-            continue  # its value, the next arg, is resolved below
-        elif at and resolved[at - 1] == "--flagfile":
-            prefix, path = "", arg
+            prefix = "--flagfile="
+        elif at and argv[at - 1] == "--flagfile":  # its value, apart
+            prefix = ""
         else:
             continue
+        path = arg[len(prefix):]
         preset = os.path.join(PRESETS_DIR, os.path.basename(path))
         if not os.path.exists(path) and os.path.isfile(preset):
             resolved[at] = prefix + preset

@@ -1,9 +1,10 @@
 """Hyper-parameters: the tutorial's four configs and the learning-rate schedule.
 
 `ptb_tf/presets/*.flags` (`flags/` in a clone) hold the same values with a
-comment per line, for `--flagfile=`; a test keeps the two in step. Beyond the tutorial's twelve values, a Config also names the
-recurrent cell, weight tying, the dropout kind and the training softmax; their
-defaults are the tutorial's model.
+comment per line, for `--flagfile=`; a test keeps the two in step. Beyond
+the tutorial's twelve values, a Config also names the recurrent cell,
+weight tying, the dropout kind and the training softmax; their defaults are
+the tutorial's model.
 """
 
 import dataclasses

@@ -19,6 +19,7 @@ from ptb_tf.corpus.splits import Corpus
 from ptb_tf.errors import UserError
 from ptb_tf.options import RunOptions
 from ptb_tf.training import checkpoints
+from ptb_tf.training import distributed
 from ptb_tf.training import results as results_lib
 from ptb_tf.training.models import build_model
 from ptb_tf.training.summaries import Summaries
@@ -88,7 +89,6 @@ class TrainingRun:
         self.preemption = None
         if save_path and isinstance(strategy,
                                     tf.distribute.MultiWorkerMirroredStrategy):
-            from ptb_tf.training import distributed  # pylint: disable=g-import-not-at-top
             self.preemption = distributed.PreemptionSaves(strategy,
                                                           self._save_now)
         ids, batch, steps = corpus.train, config.batch_size, config.num_steps
@@ -112,12 +112,11 @@ class TrainingRun:
         """Trains to the last epoch, tests, and returns the results dict
         (also written to save_path/results.json). In a cluster, a lost
         worker ends it with a UserError saying how to resume."""
-        if self.strategy is None:
-            return self._run()
-        from ptb_tf.training import distributed  # pylint: disable=g-import-not-at-top
         try:
             return self._run()
         except distributed.PEER_LOST as error:
+            if self.strategy is None:
+                raise
             raise distributed.lost_peer(
                 error, self.saver.latest_path if self.saver else None) from None
 
@@ -137,7 +136,6 @@ class TrainingRun:
         if self.strategy is not None:
             # Every worker has read the chief's latest checkpoint before
             # any of them writes one.
-            from ptb_tf.training import distributed  # pylint: disable=g-import-not-at-top
             distributed.barrier(self.strategy)
         if latest:
             path = self.saver.restore_latest(self.identity)
@@ -307,7 +305,6 @@ def _trainer(config: Config, options: RunOptions,
     if strategy is None:
         return Trainer(build_model(config, options.rnn_mode, options.precision),
                        config, jit_compile=options.jit_compile)
-    from ptb_tf.training import distributed  # pylint: disable=g-import-not-at-top
     with strategy.scope():
         model = build_model(config, options.rnn_mode, options.precision)
     return distributed.DistributedTrainer(model, config, strategy)
