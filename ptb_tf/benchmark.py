@@ -76,9 +76,13 @@ def main(argv):
         shapes[f"{name} recurrent"] = (config.batch_size, config.hidden_size,
                                        4 * config.hidden_size)
     report["matmul_gflops"] = speed.matmul_rates(tf, shapes)
-    ceiling = report["matmul_gflops"]["float32 2048^3"]
-    print(f"matmul ceiling: float32 {ceiling:.0f} GFLOP/s, bfloat16 "
-          f"{report['matmul_gflops']['bfloat16 2048^3']:.0f} GFLOP/s", flush=True)
+    for key, rate in report["matmul_gflops"].items():
+        print(f"matmul {key}: {rate['median']:.0f} GFLOP/s (median of "
+              f"{rate['trials']}; {rate['min']:.0f}-{rate['max']:.0f}, spread "
+              f"{100 * rate['spread']:.0f}%)"
+              + ("  NOISY: the machine was busy; do not trust this figure"
+                 if rate["noisy"] else ""), flush=True)
+    ceiling = report["matmul_gflops"]["float32 2048^3"]["median"]
 
     report["training"] = {}
     for name, variant in [(name, variant) for name in FLAGS.configs
@@ -88,7 +92,7 @@ def main(argv):
                             FLAGS.batches_per_window, variant)
         # A bfloat16 run is measured against the bfloat16 matmul rate.
         if parse_variant(variant)[2] == "mixed_bfloat16":
-            ceiling_of = report["matmul_gflops"]["bfloat16 2048^3"]
+            ceiling_of = report["matmul_gflops"]["bfloat16 2048^3"]["median"]
         else:
             ceiling_of = ceiling
         result["fraction_of_ceiling"] = result["gflops"] / ceiling_of

@@ -40,6 +40,28 @@ def median_rate(run, repeats, work):
     return statistics.median(rates)
 
 
+# A rate whose trials spread more than this (max - min, over the median)
+# was measured on a machine too busy to trust it.
+NOISY_SPREAD = 0.10
+
+
+def rate_trials(run, trials, work):
+    """work / seconds of `trials` calls of run() (after one untimed call):
+    the median, min, max and spread ((max - min) / median), and whether the
+    spread says the machine was too noisy (NOISY_SPREAD)."""
+    run()
+    rates = []
+    for _ in range(trials):
+        start = time.perf_counter()
+        run()
+        rates.append(work / (time.perf_counter() - start))
+    median = statistics.median(rates)
+    spread = (max(rates) - min(rates)) / median
+    return {"median": median, "min": min(rates), "max": max(rates),
+            "spread": spread, "trials": trials,
+            "noisy": spread > NOISY_SPREAD}
+
+
 def timed(function) -> float:
     start = time.perf_counter()
     function()

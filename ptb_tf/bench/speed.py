@@ -6,7 +6,7 @@ import statistics
 import tempfile
 import time
 
-from ptb_tf.bench.common import median_rate, timed, trainer_for
+from ptb_tf.bench.common import median_rate, rate_trials, timed, trainer_for
 
 
 def flops_per_word(config) -> float:
@@ -17,25 +17,40 @@ def flops_per_word(config) -> float:
     return 3 * 2 * (lstm + hidden * config.vocab_size)
 
 
-def matmul_rates(tf, shapes):
-    """GFLOP/s of [m, k] x [k, n] matmuls in float32 and bfloat16."""
+# Distinct operand pairs a timed call cycles through: a matmul never sees
+# the operands of the one before it.
+OPERAND_POOL = 4
+
+
+def matmul_rates(tf, shapes, trials=7, gflop_per_call=20.0):
+    """GFLOP/s of [m, k] x [k, n] matmuls in float32 and bfloat16, each the
+    rate_trials dict (median, min, max, spread, noisy) of `trials` calls.
+
+    A call runs ~gflop_per_call GFLOP in a tf.while_loop over OPERAND_POOL
+    independent operand pairs and sums every product entry, so that no
+    product can be skipped, merged with another or cut to the entry read
+    (as Grappler may do to chained matmuls of the same operands).
+    """
     results = {}
     for dtype in (tf.float32, tf.bfloat16):
         for name, (m, k, n) in shapes.items():
-            a = tf.cast(tf.random.normal([m, k]), dtype)
-            b = tf.cast(tf.random.normal([k, n]), dtype)
-            repeat = max(1, int(2e10 // (2 * m * k * n)))  # ~20 GFLOP a call
+            a = tf.cast(tf.random.normal([OPERAND_POOL, m, k]), dtype)
+            b = tf.cast(tf.random.normal([OPERAND_POOL, k, n]), dtype)
+            repeat = max(1, int(gflop_per_call * 1e9 // (2 * m * k * n)))
 
             @tf.function
             def chain(a=a, b=b, repeat=repeat):
-                total = tf.zeros([], dtype)
-                for _ in range(repeat):
-                    total += tf.matmul(a, b)[0, 0]
-                return total
+                def body(index, total):
+                    product = tf.matmul(a[index % OPERAND_POOL],
+                                        b[index % OPERAND_POOL])
+                    return index + 1, total + tf.reduce_sum(
+                        tf.cast(product, tf.float32))
+                return tf.while_loop(lambda index, _: index < repeat, body,
+                                     (tf.constant(0), tf.constant(0.0)))[1]
 
-            rate = median_rate(lambda: chain().numpy(), 5,
-                                2 * m * k * n * repeat / 1e9)
-            results[f"{dtype.name} {name}"] = rate
+            results[f"{dtype.name} {name}"] = rate_trials(
+                lambda: chain().numpy(), trials,
+                2 * m * k * n * repeat / 1e9)
     return results
 
 

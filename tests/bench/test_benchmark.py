@@ -1,5 +1,7 @@
 """The benchmark's arithmetic and its variant names (its timings are not tested)."""
 
+import types
+
 import pytest
 
 from ptb_tf.bench import common, speed
@@ -46,3 +48,39 @@ def test_the_timed_functions_run_on_a_tiny_model(corpus):
     assert costs["epoch_seconds"] == pytest.approx(len(corpus.train) / 100.0)
     assert costs["checkpoint_fraction"] == pytest.approx(
         0.5 / costs["epoch_seconds"])
+
+
+@pytest.mark.parametrize("durations,noisy", [
+    ([1.0, 1.0, 1.0, 2.0, 1.0], True),     # rates 10, 10, 10, 5, 10
+    ([1.0, 1.05, 1.0, 0.98, 1.0], False),  # within 10%
+])
+def test_rate_trials_reports_the_median_and_flags_a_noisy_spread(
+        monkeypatch, durations, noisy):
+    from ptb_tf.bench import common  # pylint: disable=import-outside-toplevel
+    steps = iter([0.0] + durations)  # the untimed first call, then the trials
+    clock = {"now": 0.0}
+
+    def run():
+        clock["now"] += next(steps)
+
+    monkeypatch.setattr(common, "time", types.SimpleNamespace(
+        perf_counter=lambda: clock["now"]))
+    rate = common.rate_trials(run, len(durations), 10.0)
+    rates = [10.0 / seconds for seconds in durations]
+    assert rate["median"] == pytest.approx(sorted(rates)[2])
+    assert rate["min"] == pytest.approx(min(rates))
+    assert rate["max"] == pytest.approx(max(rates))
+    assert rate["spread"] == pytest.approx(
+        (max(rates) - min(rates)) / sorted(rates)[2])
+    assert rate["noisy"] is noisy
+
+
+@pytest.mark.slow
+def test_matmul_rates_measure_each_shape_and_precision():
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    rates = speed.matmul_rates(tf, {"tiny": (8, 16, 32)}, trials=3,
+                               gflop_per_call=0.01)
+    assert set(rates) == {"float32 tiny", "bfloat16 tiny"}
+    for rate in rates.values():
+        assert rate["trials"] == 3 and rate["min"] <= rate["median"] <= rate["max"]
+        assert rate["median"] > 0
