@@ -69,12 +69,7 @@ def main(argv):
                          + " ".join(sys.argv[1:])}
     shapes = {"2048^3": (2048, 2048, 2048)}
     for name in FLAGS.configs:
-        config = PRESETS[name]
-        words = config.batch_size * config.num_steps
-        shapes[f"{name} softmax"] = (words, config.hidden_size,
-                                     config.vocab_size)
-        shapes[f"{name} recurrent"] = (config.batch_size, config.hidden_size,
-                                       4 * config.hidden_size)
+        shapes.update(speed.bound_shapes(name, PRESETS[name]))
     report["matmul_gflops"] = speed.matmul_rates(tf, shapes)
     for key, rate in report["matmul_gflops"].items():
         print(f"matmul {key}: {rate['median']:.0f} GFLOP/s (median of "
@@ -82,7 +77,6 @@ def main(argv):
               f"{100 * rate['spread']:.0f}%)"
               + ("  NOISY: the machine was busy; do not trust this figure"
                  if rate["noisy"] else ""), flush=True)
-    ceiling = report["matmul_gflops"]["float32 2048^3"]["median"]
 
     report["training"] = {}
     for name, variant in [(name, variant) for name in FLAGS.configs
@@ -90,20 +84,26 @@ def main(argv):
         config = PRESETS[name]
         result = speed.train_rate(tf, corpus, config, FLAGS.windows,
                             FLAGS.batches_per_window, variant)
-        # A bfloat16 run is measured against the bfloat16 matmul rate.
-        if parse_variant(variant)[2] == "mixed_bfloat16":
-            ceiling_of = report["matmul_gflops"]["bfloat16 2048^3"]["median"]
-        else:
-            ceiling_of = ceiling
+        # A bfloat16 run is measured against the bfloat16 matmul rates.
+        dtype_name = ("bfloat16" if parse_variant(variant)[2] == "mixed_bfloat16"
+                      else "float32")
+        ceiling_of = report["matmul_gflops"][f"{dtype_name} 2048^3"]["median"]
         result["fraction_of_ceiling"] = result["gflops"] / ceiling_of
         result["ceiling_words_per_second"] = (ceiling_of * 1e9
                                               / speed.flops_per_word(config))
+        bound = speed.shape_bound(name, config, report["matmul_gflops"],
+                                  dtype_name)
+        result["bound_words_per_second"] = bound["words_per_second"]
+        result["fraction_of_bound"] = (result["words_per_second"]
+                                       / bound["words_per_second"])
         result["peak_rss_mb"] = peak_rss_mb()
         report["training"][f"{name} {variant}"] = result
         print(f"train {name} {variant}: {result['words_per_second']:.0f} words/s, "
-              f"{result['ms_per_step']:.1f} ms/step, {result['gflops']:.0f} "
-              f"GFLOP/s = {100 * result['fraction_of_ceiling']:.0f}% of the "
-              f"ceiling ({result['ceiling_words_per_second']:.0f} words/s)",
+              f"{result['ms_per_step']:.1f} ms/step; "
+              f"{100 * result['fraction_of_bound']:.0f}% of its shapes' bound "
+              f"({bound['words_per_second']:.0f} words/s), "
+              f"{100 * result['fraction_of_ceiling']:.0f}% of the 2048^3 peak "
+              f"({result['ceiling_words_per_second']:.0f} words/s)",
               flush=True)
 
     small = PRESETS["small"]

@@ -17,6 +17,50 @@ def flops_per_word(config) -> float:
     return 3 * 2 * (lstm + hidden * config.vocab_size)
 
 
+def step_matmuls(config):
+    """The matmuls of one training batch, as {part: (count, (m, k, n))}:
+    each forward matmul and the two of its backward pass (the gradients of
+    its input and of its weight), the shapes they run at.
+
+    input: each layer's input projection over the whole window [B*T, H] x
+    [H, 4H]; recurrent: each layer's step [B, H] x [H, 4H], T times;
+    softmax: [B*T, H] x [H, V].
+    """
+    words, hidden = config.batch_size * config.num_steps, config.hidden_size
+    layers, gates = config.num_layers, 4 * hidden
+    parts = {"input": (layers, (words, hidden, gates)),
+             "recurrent": (layers * config.num_steps,
+                           (config.batch_size, hidden, gates)),
+             "softmax": (1, (words, hidden, config.vocab_size))}
+    matmuls = {}
+    for part, (count, (m, k, n)) in parts.items():
+        matmuls[f"{part} forward"] = (count, (m, k, n))
+        matmuls[f"{part} input gradient"] = (count, (m, n, k))
+        matmuls[f"{part} weight gradient"] = (count, (k, m, n))
+    return matmuls
+
+
+def shape_bound(name, config, rates, dtype_name):
+    """Words/s if every matmul of a training batch of config `name` ran at
+    the rate measured for its own shape (rates: matmul_rates' dict of
+    bound_shapes, keyed "DTYPE NAME PART") and nothing else took time: an
+    upper bound these shapes can reach. Also the seconds per batch of each
+    part."""
+    seconds = {}
+    for key, (count, (m, k, n)) in step_matmuls(config).items():
+        rate = rates[f"{dtype_name} {name} {key}"]["median"]
+        seconds[key] = count * 2 * m * k * n / (rate * 1e9)
+    words = config.batch_size * config.num_steps
+    return {"words_per_second": words / sum(seconds.values()),
+            "seconds_per_batch": seconds}
+
+
+def bound_shapes(name, config):
+    """matmul_rates' shapes for shape_bound: {"CONFIG PART": (m, k, n)}."""
+    return {f"{name} {key}": shape
+            for key, (_, shape) in step_matmuls(config).items()}
+
+
 # Distinct operand pairs a timed call cycles through: a matmul never sees
 # the operands of the one before it.
 OPERAND_POOL = 4

@@ -84,3 +84,26 @@ def test_matmul_rates_measure_each_shape_and_precision():
     for rate in rates.values():
         assert rate["trials"] == 3 and rate["min"] <= rate["median"] <= rate["max"]
         assert rate["median"] > 0
+
+
+def test_the_shape_bound_charges_each_matmul_at_its_own_rate():
+    config = PRESETS["small"]
+    matmuls = speed.step_matmuls(config)
+    # Three matmuls (forward and two gradients) of three parts.
+    assert len(matmuls) == 9
+    flops = sum(count * 2 * m * k * n for count, (m, k, n) in matmuls.values())
+    words = config.batch_size * config.num_steps
+    assert flops / words == pytest.approx(speed.flops_per_word(config))
+    shapes = speed.bound_shapes("small", config)
+    rates = {f"float32 {key}": {"median": 100.0} for key in shapes}
+    bound = speed.shape_bound("small", config, rates, "float32")
+    assert bound["words_per_second"] == pytest.approx(100e9 * words / flops)
+    # One slow shape (the recurrent step) lowers the bound by its share.
+    for key in shapes:
+        if "recurrent" in key:
+            rates[f"float32 {key}"] = {"median": 10.0}
+    slower = speed.shape_bound("small", config, rates, "float32")
+    recurrent = sum(count * 2 * m * k * n for key, (count, (m, k, n))
+                    in matmuls.items() if "recurrent" in key)
+    assert slower["words_per_second"] == pytest.approx(
+        words / ((flops - recurrent) / 100e9 + recurrent / 10e9))
