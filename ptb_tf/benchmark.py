@@ -71,7 +71,10 @@ def main(argv):
     for name in FLAGS.configs:
         shapes.update(speed.bound_shapes(name, PRESETS[name]))
     report["matmul_gflops"] = speed.matmul_rates(tf, shapes)
-    for key, rate in report["matmul_gflops"].items():
+    report["plain_matmul_gflops"] = speed.plain_matmul_rates(tf)
+    for key, rate in [*report["matmul_gflops"].items(),
+                      *[(f"{key} (plain, one call)", rate) for key, rate
+                        in report["plain_matmul_gflops"].items()]]:
         print(f"matmul {key}: {rate['median']:.0f} GFLOP/s (median of "
               f"{rate['trials']}; {rate['min']:.0f}-{rate['max']:.0f}, spread "
               f"{100 * rate['spread']:.0f}%)"

@@ -98,6 +98,20 @@ def matmul_rates(tf, shapes, trials=7, gflop_per_call=20.0):
     return results
 
 
+def plain_matmul_rates(tf, size=2048, trials=7):
+    """GFLOP/s of one eager [size]^3 tf.matmul at a time, float32 and
+    bfloat16 (rate_trials dicts): the check that the looped ceiling above
+    measures what a plain matmul reaches."""
+    results = {}
+    for dtype in (tf.float32, tf.bfloat16):
+        a = tf.cast(tf.random.normal([size, size]), dtype)
+        b = tf.cast(tf.random.normal([size, size]), dtype)
+        results[f"{dtype.name} {size}^3"] = rate_trials(
+            lambda a=a, b=b: tf.matmul(a, b).numpy(), trials,
+            2 * size ** 3 / 1e9)
+    return results
+
+
 def train_rate(tf, corpus, config, windows, batches_per_window, variant):
     """Steady-state training speed of `config` on real PTB batches."""
     from ptb_tf.corpus.datasets import window_dataset  # pylint: disable=g-import-not-at-top

@@ -81,7 +81,9 @@ def test_matmul_rates_measure_each_shape_and_precision():
     rates = speed.matmul_rates(tf, {"tiny": (8, 16, 32)}, trials=3,
                                gflop_per_call=0.01)
     assert set(rates) == {"float32 tiny", "bfloat16 tiny"}
-    for rate in rates.values():
+    plain = speed.plain_matmul_rates(tf, size=16, trials=3)
+    assert set(plain) == {"float32 16^3", "bfloat16 16^3"}
+    for rate in [*rates.values(), *plain.values()]:
         assert rate["trials"] == 3 and rate["min"] <= rate["median"] <= rate["max"]
         assert rate["median"] > 0
 
