@@ -29,17 +29,6 @@ def trainer_for(config, variant: str):
                             config, jit_compile=xla)
 
 
-def median_rate(run, repeats, work):
-    """Median of work / seconds over `repeats` calls of run() (after one)."""
-    run()
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        rates.append(work / (time.perf_counter() - start))
-    return statistics.median(rates)
-
-
 # A rate whose trials spread more than this (max - min, over the median)
 # was measured on a machine too busy to trust it.
 NOISY_SPREAD = 0.10
@@ -60,6 +49,11 @@ def rate_trials(run, trials, work):
     return {"median": median, "min": min(rates), "max": max(rates),
             "spread": spread, "trials": trials,
             "noisy": spread > NOISY_SPREAD}
+
+
+def median_rate(run, repeats, work):
+    """Median of work / seconds over `repeats` calls of run() (after one)."""
+    return rate_trials(run, repeats, work)["median"]
 
 
 def timed(function) -> float:
