@@ -1,6 +1,6 @@
 r"""Measures ptb_tf against this machine's own limit: `python -m ptb_tf.benchmark`.
 
-    python -m ptb_tf.benchmark --data_path=../shared/data/ptb \
+    python -m ptb_tf.benchmark --data_path=simple-examples/data \
         --results_file=results/benchmark.json
 
 In one run: the float32 and bfloat16 matmul rates (a large square and the

@@ -1,6 +1,6 @@
 r"""The Kneser-Ney n-gram baseline on a corpus: `python -m ptb_tf.ngram`.
 
-    python -m ptb_tf.ngram --data_path=../shared/data/ptb --order=5
+    python -m ptb_tf.ngram --data_path=simple-examples/data --order=5
 
 Prints the valid and test perplexity over the same predictions as the
 LSTM's (see ptb_tf.model.kneser_ney).

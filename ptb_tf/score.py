@@ -1,7 +1,7 @@
 r"""Scores sentences with a trained model: `python -m ptb_tf.score`.
 
     python -m ptb_tf.score --saved_model=saved_models/ptb_small \
-        --input=../shared/data/ptb/ptb.test.txt
+        --input=simple-examples/data/ptb.test.txt
     echo "the market fell sharply" | python -m ptb_tf.score --save_path=/tmp/ptb_small
 
 Each line is a sentence; its tokens are its words plus `<eos>` for the line

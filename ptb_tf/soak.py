@@ -1,6 +1,6 @@
 r"""Soak test: does memory hold steady over many epochs? `python -m ptb_tf.soak`.
 
-    python -m ptb_tf.soak --data_path=../shared/data/ptb --epochs=20 \
+    python -m ptb_tf.soak --data_path=simple-examples/data --epochs=20 \
         --results_file=results/soak.json
 
 Trains the test config on PTB for --epochs epochs, checkpointing as a real run

@@ -1,6 +1,6 @@
 r"""Trains the PTB language model: `python -m ptb_tf.train`.
 
-    python -m ptb_tf.train --data_path=../shared/data/ptb \
+    python -m ptb_tf.train --data_path=simple-examples/data \
         --save_path=/tmp/ptb_small --flagfile=flags/small.flags
 
 Any UTF-8 text works too: `--train_file/--valid_file/--test_file`, or one

@@ -1,7 +1,7 @@
 r"""Peak memory of `python -m ptb_tf.score` on one very long line.
 
     python tools/score_memory.py --saved_model=/tmp/ptb_small_export \
-        --text=../shared/data/ptb/ptb.test.txt --sizes_mb=5,50 \
+        --text=$PTB/ptb.test.txt --sizes_mb=5,50 \
         --output=results/score_memory.json
 
 Builds, from a text's lines, one line of each size (its sentences joined by

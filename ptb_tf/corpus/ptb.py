@@ -24,7 +24,7 @@ from ptb_tf.errors import UserError
 DEFAULT_URL = "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz"
 
 
-# The three files as the tutorial read them (see ../shared/data/ptb/SOURCE.md:
+# The three files as the tutorial read them (simple-examples.tgz, data/:
 # the same bytes in every copy checked).
 PTB_SHA256 = {
     "ptb.train.txt":

@@ -61,3 +61,20 @@ def test_the_quick_start_runs_as_printed(ptb_path, tmp_path):
     assert float(log_prob) < 0 and text.startswith("the company ")
     assert len(text.split()) == 10
     assert score.splitlines()[-1].startswith("Corpus: 5 tokens")
+
+
+def test_nothing_a_user_reads_names_this_projects_own_data_folder():
+    """README, docs, the notebook and the package (whose docstrings are the
+    commands' help) never point at ../shared, a folder only this project's
+    machines have."""
+    paths = [os.path.join(REPO_ROOT, "README.md")]
+    for folder in ("docs", "notebooks", "ptb_tf"):
+        for root, _, names in os.walk(os.path.join(REPO_ROOT, folder)):
+            paths += [os.path.join(root, name) for name in names
+                      if name.endswith((".md", ".ipynb", ".py", ".flags"))]
+    found = []
+    for path in paths:
+        with open(path, encoding="utf-8") as text:
+            if "../shared" in text.read():
+                found.append(os.path.relpath(path, REPO_ROOT))
+    assert not found
