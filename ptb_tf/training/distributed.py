@@ -20,6 +20,7 @@ import shutil
 import tempfile
 from typing import Callable, Optional
 
+import keras
 import tensorflow as tf
 
 from ptb_tf.errors import UserError
@@ -141,12 +142,6 @@ class DistributedTrainer(Trainer):
     """
 
     def __init__(self, model, config, strategy: tf.distribute.Strategy):
-        if model.precision == "mixed_float16":
-            raise UserError("--precision=mixed_float16 is not supported with "
-                            "--strategy: the data-parallel step does not scale "
-                            "the loss across replicas; use "
-                            "--precision=mixed_bfloat16 (it needs no loss "
-                            "scaling)")
         replicas = strategy.num_replicas_in_sync
         if config.batch_size % replicas:
             raise UserError(f"--batch_size={config.batch_size} does not split "
@@ -156,6 +151,13 @@ class DistributedTrainer(Trainer):
         self.rows = config.batch_size // replicas
         with strategy.scope():
             super().__init__(model, config, jit_compile=False)
+            if self.loss_scaled:
+                # The same dynamic loss scale, but the clipping is done here,
+                # on the all-reduced unscaled gradient (Keras's clipnorm
+                # would clip each replica's share).
+                self.optimizer = keras.optimizers.LossScaleOptimizer(
+                    keras.optimizers.SGD(learning_rate=config.learning_rate))
+                self.optimizer.build(model.trainable_variables)
             # Each replica's own slice of the carried state.
             self.replica_state = tf.Variable(
                 model.zero_state(self.rows), trainable=False,
@@ -176,23 +178,35 @@ class DistributedTrainer(Trainer):
         """One step of one replica on its rows of the global batch [B, T]."""
         context = tf.distribute.get_replica_context()
         replicas = context.num_replicas_in_sync
+        # float16: gradients of the loss times the dynamic scale, so that
+        # they do not underflow (1 for the other precisions).
+        scale = (tf.identity(self.optimizer.dynamic_scale) if self.loss_scaled
+                 else tf.constant(1.0))
         with tf.GradientTape() as tape:
             cost, new_state = self.training_cost(
                 self._rows(inputs), self._rows(targets),
                 self.replica_state.read_value())
+            scaled_cost = cost * scale
         variables = self.model.trainable_variables
         gradients = [tf.convert_to_tensor(gradient) for gradient in
-                     tape.gradient(cost, variables)]
+                     tape.gradient(scaled_cost, variables)]
         # The global batch's gradient and cost: the means over replicas.
         gradients = context.all_reduce(tf.distribute.ReduceOp.MEAN, gradients)
         cost = context.all_reduce(tf.distribute.ReduceOp.MEAN, cost)
         clipped, global_norm = tf.clip_by_global_norm(
-            gradients, self.config.max_grad_norm)
-        finite = tf.math.is_finite(cost) & tf.math.is_finite(global_norm)
+            [gradient / scale for gradient in gradients],
+            self.config.max_grad_norm)
         # Keras's optimizer sums the replicas' gradients inside apply (each
         # replica hands it the same global gradient): pass 1/R of it.
-        self.optimizer.apply([zero_unless(finite, gradient) / replicas
-                              for gradient in clipped], variables)
+        if self.loss_scaled:
+            # Scaled again: the loss-scale optimizer divides by the scale,
+            # and skips the step (halving the scale) if any is not finite.
+            self.optimizer.apply([gradient * scale / replicas
+                                  for gradient in clipped], variables)
+        else:
+            finite = tf.math.is_finite(cost) & tf.math.is_finite(global_norm)
+            self.optimizer.apply([zero_unless(finite, gradient) / replicas
+                                  for gradient in clipped], variables)
         self.replica_state.assign(new_state)
         return cost, global_norm
 
