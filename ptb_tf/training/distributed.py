@@ -9,11 +9,14 @@ global [num_layers, S, batch, hidden] tensor, gathered from the replicas in
 order. Each step all-reduces the gradients to the global batch's gradient
 (the mean of the replicas': the cost is a batch mean), clips that by its
 global norm, and applies it: the update equals single-device training on the
-same global batch.
+same global batch (with mixed_float16, under the same dynamic loss scale).
+
+In a cluster: a lost worker ends the others with one line (lost_peer), and
+SIGTERM to any worker makes all of them save and stop (PreemptionSaves);
+ptb_tf.training.run decides who writes the run folder (the chief).
 """
 
 import atexit
-import json
 import os
 import re
 import shutil
@@ -23,8 +26,20 @@ from typing import Callable, Optional
 import keras
 import tensorflow as tf
 
+from ptb_tf import cluster
 from ptb_tf.errors import UserError
 from ptb_tf.training.trainer import Trainer, zero_unless
+
+
+# What a collective raises when a peer is gone: its connection reset
+# (Unavailable), TensorFlow's health check aborting the collectives
+# (Unavailable), or the collectives' timeout (DeadlineExceeded).
+PEER_LOST = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+             tf.errors.AbortedError, tf.errors.CancelledError)
+
+# A collective waits this long for its peers before it fails (a backstop to
+# the health check: a peer that hangs rather than dies).
+COLLECTIVE_TIMEOUT_SECONDS = 600
 
 
 def make_strategy(name: str, num_gpus: int = 0,
@@ -50,25 +65,13 @@ def make_strategy(name: str, num_gpus: int = 0,
                                 "train on the CPU")
         return tf.distribute.MirroredStrategy(devices)
     if name == "multi_worker":
-        config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-        if not config.get("cluster", {}).get("worker"):
+        if not cluster.tf_config().get("cluster", {}).get("worker"):
             raise UserError("--strategy=multi_worker needs TF_CONFIG with a "
                             "cluster of workers and this task's index")
         return tf.distribute.MultiWorkerMirroredStrategy(
             communication_options=tf.distribute.experimental.CommunicationOptions(
                 timeout_seconds=COLLECTIVE_TIMEOUT_SECONDS))
     raise ValueError(f"unknown strategy {name!r}")
-
-
-# What a collective raises when a peer is gone: its connection reset
-# (Unavailable), TensorFlow's health check aborting the collectives
-# (Unavailable), or the collectives' timeout (DeadlineExceeded).
-PEER_LOST = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
-             tf.errors.AbortedError, tf.errors.CancelledError)
-
-# A collective waits this long for its peers before it fails (a backstop to
-# the health check: a peer that hangs rather than dies).
-COLLECTIVE_TIMEOUT_SECONDS = 600
 
 
 def lost_peer(error: tf.errors.OpError, latest: Optional[str]) -> UserError:
