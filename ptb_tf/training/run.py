@@ -50,7 +50,11 @@ class TrainingRun:
     save_path/logs (ptb_tf.training.summaries).
 
     strategy: a tf.distribute strategy (ptb_tf.training.distributed) to
-    train data-parallel; evaluation runs on each worker as on one device.
+    train data-parallel; evaluation runs on each worker as on one device. In
+    a multi-worker cluster the chief alone writes save_path; every worker
+    takes part in each checkpoint and resumes from the chief's, a lost
+    worker ends the others with a UserError, and SIGTERM to any makes all
+    save and stop.
     """
 
     def __init__(self, config: Config, corpus: Corpus,
