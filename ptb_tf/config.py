@@ -23,8 +23,7 @@ class Config:
     The descriptions below are the train command's flag help (see HELP).
 
     Attributes:
-      init_scale: Weights start uniform(-init_scale, init_scale) (the LSTM
-        biases at zero, as the tutorial's).
+      init_scale: Weights start uniform(-init_scale, init_scale).
       learning_rate: SGD learning rate of the first max_epoch epochs.
       max_grad_norm: Gradients are clipped to this global norm.
       num_layers: Number of stacked recurrent layers.

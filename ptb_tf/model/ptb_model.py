@@ -30,13 +30,8 @@ class PTBModel(keras.Model):
 
     cell "lstm" (the tutorial's), "gru" or "rnn" (tanh). Each layer is the
     Keras layer of that cell (LSTM and GRU run cuDNN kernels on a GPU); the
-    LSTM's forget gate gets no extra bias (the tutorial's forget_bias=0.0).
-    Every weight starts uniform(-init_scale, init_scale), the softmax bias
-    included, except the LSTM biases, which start at zero as the tutorial's
-    did (TensorFlow 1's LSTMBlockCell and BasicLSTMCell give their bias a
-    zero initializer of its own, which the tutorial's uniform scope
-    initializer does not override). The GRU's and RNN's biases start
-    uniform.
+    LSTM's forget gate gets no extra bias (the tutorial's forget_bias=0.0) and
+    every weight, biases included, starts uniform(-init_scale, init_scale).
     tie_embeddings: the softmax layer's weights are the embedding's
     transpose (its bias stays its own).
 
@@ -261,13 +256,10 @@ def _recurrent_layer(cell, hidden_size, uniform, name, dtype):
     """The Keras layer of `cell`, returning its sequence and final state."""
     common = dict(return_sequences=True, return_state=True,
                   kernel_initializer=uniform(), recurrent_initializer=uniform(),
-                  name=name, dtype=dtype)
+                  bias_initializer=uniform(), name=name, dtype=dtype)
     if cell == "lstm":
-        return keras.layers.LSTM(hidden_size, unit_forget_bias=False,
-                                 bias_initializer="zeros", **common)
+        return keras.layers.LSTM(hidden_size, unit_forget_bias=False, **common)
     if cell == "gru":
         # reset_after=True (Keras's default) is the cuDNN-eligible GRU.
-        return keras.layers.GRU(hidden_size, reset_after=True,
-                                bias_initializer=uniform(), **common)
-    return keras.layers.SimpleRNN(hidden_size, activation="tanh",
-                                  bias_initializer=uniform(), **common)
+        return keras.layers.GRU(hidden_size, reset_after=True, **common)
+    return keras.layers.SimpleRNN(hidden_size, activation="tanh", **common)

@@ -62,20 +62,19 @@ def test_dropout_only_in_training(model):
                                no_dropout(ids, training=False)[0], atol=1e-6)
 
 
-def test_every_weight_starts_as_the_tutorials_did(model):
-    """uniform(-init_scale, init_scale), but the LSTM biases: zero, as
-    TensorFlow 1's LSTMBlockCell and BasicLSTMCell created them (so no +1
-    on the forget gate either: the tutorial's forget_bias=0.0)."""
+def test_every_weight_starts_uniform_within_init_scale(model):
     names = sorted(weight.path for weight in model.weights)
     assert len(names) == 1 + 3 * LAYERS + 2  # embedding, LSTM kernels and biases, softmax
-    lstm_biases = {model.lstm_0.cell.bias.path, model.lstm_1.cell.bias.path}
     for weight in model.weights:
         values = weight.numpy()
-        if weight.path in lstm_biases:
-            assert not values.any(), weight.path
-            continue
         assert np.abs(values).max() <= 0.3
         assert values.std() > 0.3 / 4  # uniform(-a, a) has std a / sqrt(3)
+
+
+def test_forget_gate_gets_no_extra_bias(model):
+    bias = model.lstm_0.cell.bias.numpy()  # gates i, f, c, o
+    forget = bias[HIDDEN:2 * HIDDEN]
+    assert np.abs(forget).max() <= 0.3  # no +1 from unit_forget_bias
 
 
 def test_get_config_round_trips(model):
