@@ -71,11 +71,12 @@ MIRRORED_CHECK = textwrap.dedent("""
 
 
 # In a half type, products summed over half the rows on each replica are
-# rounded in another order than over all the rows on one device: 1e-3 (the
-# half types carry 8 and 11 significant bits), float32 1e-5.
+# rounded in another order than over all the rows on one device: float16
+# (11 significant bits) 1e-3; bfloat16 (8 bits, and Keras's policy rounds
+# gates and state too) 1e-2, a CI run having seen 1.03e-3; float32 1e-5.
 @pytest.mark.slow
 @pytest.mark.parametrize("precision,tolerance", [
-    ("float32", 1e-5), ("mixed_bfloat16", 1e-3), ("mixed_float16", 1e-3)])
+    ("float32", 1e-5), ("mixed_bfloat16", 1e-2), ("mixed_float16", 1e-3)])
 def test_mirrored_steps_equal_single_device_steps(tiny_corpus_path, precision,
                                                   tolerance):
     result = subprocess.run([sys.executable, "-c", MIRRORED_CHECK,
