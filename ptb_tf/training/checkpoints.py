@@ -17,6 +17,7 @@ previous checkpoint as the latest.
 """
 
 import atexit
+import hashlib
 import json
 import os
 import re
@@ -28,7 +29,7 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 import tensorflow as tf
 
-from ptb_tf import run_dir
+from ptb_tf import cluster, run_dir
 from ptb_tf.errors import UserError, reason
 from ptb_tf.files import atomic_write_text
 from ptb_tf.options import BEST
@@ -176,6 +177,16 @@ def restore_first_intact(checkpoint: tf.train.Checkpoint, paths: List[str],
         + "; train again with a new --save_path")
 
 
+def worker_folder(save_path: str) -> str:
+    """The temporary folder where a non-chief worker writes its copy of the
+    checkpoints of save_path: named by the run and the task, so that the same
+    worker started again finds (and removes) what a SIGKILL left behind."""
+    task = cluster.task()
+    run = hashlib.sha256(os.path.abspath(save_path).encode()).hexdigest()[:12]
+    return os.path.join(tempfile.gettempdir(), f"ptb_tf-worker-{run}-"
+                        f"{task.get('type', 'worker')}{task.get('index', 0)}")
+
+
 class Saver:
     """The latest checkpoints of a run in save_path, and its best one in best/.
 
@@ -198,7 +209,9 @@ class Saver:
             self._rebuild_a_lost_index()
             self.write_path = save_path
         else:
-            self.write_path = tempfile.mkdtemp(prefix="ptb_tf-worker-")
+            self.write_path = worker_folder(save_path)
+            # A copy left by this same worker when it was SIGKILLed.
+            shutil.rmtree(self.write_path, ignore_errors=True)
             atexit.register(shutil.rmtree, self.write_path, True)
         self.latest = tf.train.CheckpointManager(self.checkpoint,
                                                  self.write_path, max_to_keep=3)
