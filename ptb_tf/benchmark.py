@@ -32,10 +32,13 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
     flags.DEFINE_string("data_path", None, "Folder with the PTB files.",
                         flag_values=flag_values)
     flags.DEFINE_list("configs", ["small", "medium"],
-                      "Configs to time training for.", flag_values=flag_values)
+                      "Configs to time training for (--configs= for none: the "
+                      "matmul rates and inference only).",
+                      flag_values=flag_values)
     flags.DEFINE_list("variants", ["keras", "unrolled", "block", "unrolled+xla"],
                       "Training paths to time: an rnn_mode, +xla for XLA, "
-                      "+bf16 for mixed_bfloat16 (e.g. unrolled+xla+bf16).",
+                      "+bf16 for mixed_bfloat16 (e.g. unrolled+xla+bf16); "
+                      "each also times a test-config epoch.",
                       flag_values=flag_values)
     flags.DEFINE_integer("windows", 7, "Timed windows per config (median).",
                          flag_values=flag_values)
@@ -69,7 +72,10 @@ def main(argv):
                          + " ".join(sys.argv[1:])}
     shapes = {"2048^3": (2048, 2048, 2048)}
     for name in FLAGS.configs:
-        shapes.update(speed.bound_shapes(name, PRESETS[name]))
+        shapes.update(speed.bound_shapes(name, speed.step_matmuls(PRESETS[name])))
+    inference_work = speed.inference_matmuls(PRESETS["small"])
+    for workload, (matmuls, _) in inference_work.items():
+        shapes.update(speed.bound_shapes(f"small {workload}", matmuls))
     report["matmul_gflops"] = speed.matmul_rates(tf, shapes)
     report["plain_matmul_gflops"] = speed.plain_matmul_rates(tf)
     for key, rate in [*report["matmul_gflops"].items(),
@@ -119,11 +125,22 @@ def main(argv):
     report["exact_test_seconds_small"] = speed.exact_test_seconds(corpus, small)
     print(f"exact test evaluation (small, batch 1, 82,429 predictions): "
           f"{report['exact_test_seconds_small']:.1f} s", flush=True)
-    report["serving_small"] = speed.serving_latency(tf, corpus, small)
-    print("SavedModel (small): step at batch 1 p50 "
-          f"{report['serving_small']['step_p50_ms']:.2f} ms, p99 "
-          f"{report['serving_small']['step_p99_ms']:.2f} ms; score 64 x 35 words "
-          f"{report['serving_small']['score_64x35_ms']:.1f} ms", flush=True)
+    serving = speed.inference(tf, corpus, small)
+    print(f"SavedModel (small): step at batch 1 p50 {serving['step_p50_ms']:.2f} "
+          f"ms, p99 {serving['step_p99_ms']:.2f} ms", flush=True)
+    for workload, (matmuls, words) in inference_work.items():
+        rate = serving[workload]
+        seconds, _ = speed.matmul_seconds(f"small {workload}", matmuls,
+                                          report["matmul_gflops"], "float32")
+        rate["bound_words_per_second"] = words / seconds
+        rate["fraction_of_bound"] = rate["median"] / rate["bound_words_per_second"]
+        print(f"SavedModel (small) {workload}: {rate['median']:.0f} words/s "
+              f"({rate['min']:.0f}-{rate['max']:.0f}), "
+              f"{100 * rate['fraction_of_bound']:.0f}% of its shapes' bound "
+              f"({rate['bound_words_per_second']:.0f} words/s)"
+              + ("  NOISY: the machine was busy" if rate["noisy"] else ""),
+              flush=True)
+    report["serving_small"] = serving
     report["pipeline_words_per_second"] = speed.pipeline_rate(corpus, small)
     print(f"tf.data pipeline alone: "
           f"{report['pipeline_words_per_second']:.0f} words/s", flush=True)

@@ -17,48 +17,60 @@ def flops_per_word(config) -> float:
     return 3 * 2 * (lstm + hidden * config.vocab_size)
 
 
-def step_matmuls(config):
-    """The matmuls of one training batch, as {part: (count, (m, k, n))}:
-    each forward matmul and the two of its backward pass (the gradients of
-    its input and of its weight), the shapes they run at.
+def forward_matmuls(config, batch, length):
+    """The forward matmuls of `batch` sequences of `length` words through
+    config's model and its softmax, as {part: (count, (m, k, n))}.
 
     input: each layer's input projection over the whole window [B*T, H] x
     [H, 4H]; recurrent: each layer's step [B, H] x [H, 4H], T times;
-    softmax: [B*T, H] x [H, V].
+    softmax: [B*T, H] x [H, V]. A generated word is length 1.
     """
-    words, hidden = config.batch_size * config.num_steps, config.hidden_size
+    words, hidden = batch * length, config.hidden_size
     layers, gates = config.num_layers, 4 * hidden
-    parts = {"input": (layers, (words, hidden, gates)),
-             "recurrent": (layers * config.num_steps,
-                           (config.batch_size, hidden, gates)),
-             "softmax": (1, (words, hidden, config.vocab_size))}
+    return {"input": (layers, (words, hidden, gates)),
+            "recurrent": (layers * length, (batch, hidden, gates)),
+            "softmax": (1, (words, hidden, config.vocab_size))}
+
+
+def step_matmuls(config):
+    """The matmuls of one training batch, as {part: (count, (m, k, n))}: each
+    forward matmul (forward_matmuls) and the two of its backward pass (the
+    gradients of its input and of its weight), the shapes they run at."""
     matmuls = {}
-    for part, (count, (m, k, n)) in parts.items():
+    for part, (count, (m, k, n)) in forward_matmuls(
+            config, config.batch_size, config.num_steps).items():
         matmuls[f"{part} forward"] = (count, (m, k, n))
         matmuls[f"{part} input gradient"] = (count, (m, n, k))
         matmuls[f"{part} weight gradient"] = (count, (k, m, n))
     return matmuls
 
 
-def shape_bound(name, config, rates, dtype_name):
-    """Words/s if every matmul of a training batch of config `name` ran at
-    the rate measured for its own shape (rates: matmul_rates' dict of
-    bound_shapes, keyed "DTYPE NAME PART") and nothing else took time: an
-    upper bound these shapes can reach. Also the seconds per batch of each
-    part."""
+def matmul_seconds(workload, matmuls, rates, dtype_name):
+    """Seconds if each of `matmuls` ({part: (count, (m, k, n))}) ran at the
+    rate measured for its own shape (rates: matmul_rates' dict of
+    bound_shapes(workload, matmuls), keyed "DTYPE WORKLOAD PART") and nothing
+    else took time: the least time these shapes allow. Also per part."""
     seconds = {}
-    for key, (count, (m, k, n)) in step_matmuls(config).items():
-        rate = rates[f"{dtype_name} {name} {key}"]["median"]
-        seconds[key] = count * 2 * m * k * n / (rate * 1e9)
-    words = config.batch_size * config.num_steps
-    return {"words_per_second": words / sum(seconds.values()),
+    for part, (count, (m, k, n)) in matmuls.items():
+        rate = rates[f"{dtype_name} {workload} {part}"]["median"]
+        seconds[part] = count * 2 * m * k * n / (rate * 1e9)
+    return sum(seconds.values()), seconds
+
+
+def shape_bound(name, config, rates, dtype_name):
+    """Training words/s of config `name` at its matmul bound (matmul_seconds
+    of step_matmuls): an upper bound these shapes can reach. Also the
+    seconds per batch of each part."""
+    total, seconds = matmul_seconds(name, step_matmuls(config), rates,
+                                    dtype_name)
+    return {"words_per_second": config.batch_size * config.num_steps / total,
             "seconds_per_batch": seconds}
 
 
-def bound_shapes(name, config):
-    """matmul_rates' shapes for shape_bound: {"CONFIG PART": (m, k, n)}."""
-    return {f"{name} {key}": shape
-            for key, (_, shape) in step_matmuls(config).items()}
+def bound_shapes(workload, matmuls):
+    """matmul_rates' shapes for matmul_seconds: {"WORKLOAD PART": (m, k, n)}."""
+    return {f"{workload} {part}": shape
+            for part, (_, shape) in matmuls.items()}
 
 
 # Distinct operand pairs a timed call cycles through: a matmul never sees
@@ -159,8 +171,30 @@ def exact_test_seconds(corpus, config, window=500):
     return time.perf_counter() - start
 
 
-def serving_latency(tf, corpus, config):
-    """step at batch 1 (p50, p99 ms) and score of 64 x 35 words (ms)."""
+# The inference workloads timed, and whose matmul bounds are printed.
+SCORE_BATCH, SCORE_LENGTH = 64, 35
+GENERATE_BATCHES = (1, 64)
+GENERATED_WORDS = 200
+
+
+def inference_matmuls(config):
+    """{workload: (forward matmuls, words per call)} of the inference timed
+    by `inference`: score of 64 x 35 words, and one generated word per row
+    at each of GENERATE_BATCHES (per word: the stack's step and the softmax)."""
+    workloads = {f"score {SCORE_BATCH}x{SCORE_LENGTH}": (
+        forward_matmuls(config, SCORE_BATCH, SCORE_LENGTH),
+        SCORE_BATCH * SCORE_LENGTH)}
+    for batch in GENERATE_BATCHES:
+        workloads[f"generate batch {batch}"] = (
+            forward_matmuls(config, batch, 1), batch)
+    return workloads
+
+
+def inference(tf, corpus, config, trials=15):
+    """The SavedModel's signatures of a `config` model, timed: `step` at
+    batch 1 (p50, p99 ms), `score` of 64 x 35 test words (words/s, the
+    rate_trials dict) and `generate` of GENERATED_WORDS words at each of
+    GENERATE_BATCHES (words/s)."""
     import numpy as np  # pylint: disable=g-import-not-at-top
     from ptb_tf.serving.module import ServingModule  # pylint: disable=g-import-not-at-top
     from ptb_tf.training.models import build_model  # pylint: disable=g-import-not-at-top
@@ -187,18 +221,29 @@ def serving_latency(tf, corpus, config):
             result["state"].numpy()
             latencies.append(1e3 * (time.perf_counter() - start))
             state = result["state"]
-        words = corpus.vocab.decode(corpus.test[:64 * 35])
-        batch = tf.constant(np.array(words).reshape(64, 35))
+        # The test set's first words (repeated, if it has fewer).
+        words = corpus.vocab.decode(corpus.test[:SCORE_BATCH * SCORE_LENGTH])
+        batch = tf.constant(np.resize(np.array(words),
+                                      [SCORE_BATCH, SCORE_LENGTH]))
         score = signatures["score"]
-        score(words=batch)["log_probability"].numpy()
-        score_ms = []
-        for _ in range(20):
-            start = time.perf_counter()
-            score(words=batch)["log_probability"].numpy()
-            score_ms.append(1e3 * (time.perf_counter() - start))
-    return {"step_p50_ms": float(np.percentile(latencies, 50)),
+        report = {
+            "step_p50_ms": float(np.percentile(latencies, 50)),
             "step_p99_ms": float(np.percentile(latencies, 99)),
-            "score_64x35_ms": statistics.median(score_ms)}
+            f"score {SCORE_BATCH}x{SCORE_LENGTH}": rate_trials(
+                lambda: score(words=batch)["log_probability"].numpy(), trials,
+                SCORE_BATCH * SCORE_LENGTH)}
+        generate = signatures["generate"]
+        for rows in GENERATE_BATCHES:
+            prefix = tf.fill([rows, 1], "the")
+
+            def run(prefix=prefix):
+                generate(prefix=prefix, num_words=tf.constant(GENERATED_WORDS),
+                         temperature=tf.constant(1.0), top_k=tf.constant(0),
+                         seed=tf.constant(1, tf.int64))["words"].numpy()
+
+            report[f"generate batch {rows}"] = rate_trials(
+                run, max(3, trials // 3), rows * GENERATED_WORDS)
+    return report
 
 
 def pipeline_rate(corpus, config):

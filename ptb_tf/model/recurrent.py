@@ -335,21 +335,27 @@ def step_stack(weights: StackWeights, ids, state):
     return tf.stack(new_states)
 
 
-def target_log_probs(weights: StackWeights, outputs, ids, rows: int = 1024):
+def target_log_probs(weights: StackWeights, outputs, ids, rows: int = 512):
     """log P(ids[n] | outputs[n]) float32 [N], for outputs float32 [N, hidden]
     and ids int32 [N].
 
-    The softmax runs over blocks of `rows` rows, so that a request never
-    holds more than [rows, vocab] logits at once (a [N, vocab] block for a
-    long request would cost N * vocab * 4 bytes: 512 MB for 12,800 tokens of
-    PTB); each block is still one matmul, at the batched rate.
+    The softmax runs over blocks of at most `rows` rows, so that a request
+    never holds more than [rows, vocab] logits at once (a [N, vocab] block
+    for a long request would cost N * vocab * 4 bytes: 512 MB for 12,800
+    tokens of PTB); each block is still one matmul, at the batched rate. The
+    blocks are of equal size, so that padding adds fewer rows than there are
+    blocks (2,240 tokens: 5 blocks of 448, not 3 of 1,024 with 832 padded).
+    Blocks of a few hundred rows also keep the passes over the logits after
+    the matmul in cache: 64 x 35 words of the small model scored ~10% faster
+    than in 1,024-row blocks.
     """
     count = tf.shape(ids)[0]
-    blocks = (count + rows - 1) // rows
-    padding = blocks * rows - count
+    blocks = tf.maximum((count + rows - 1) // rows, 1)
+    size = (count + blocks - 1) // blocks
+    padding = blocks * size - count
     outputs = tf.reshape(tf.pad(outputs, [[0, padding], [0, 0]]),
-                         [blocks, rows, -1])
-    ids = tf.reshape(tf.pad(ids, [[0, padding]]), [blocks, rows])
+                         [blocks, size, -1])
+    ids = tf.reshape(tf.pad(ids, [[0, padding]]), [blocks, size])
 
     def block(elements):
         block_outputs, block_ids = elements

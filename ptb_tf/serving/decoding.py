@@ -23,10 +23,17 @@ def top_k_filter(log_probs, top_k):
     log_probs: float32 [batch, vocab]; top_k: int32 [].
     """
     vocab_size = tf.shape(log_probs)[-1]
-    k = tf.where(top_k > 0, tf.minimum(top_k, vocab_size), vocab_size)
-    kth_largest = tf.math.top_k(log_probs, k).values[:, -1:]
-    return tf.where(log_probs < kth_largest,
-                    tf.constant(-np.inf, log_probs.dtype), log_probs)
+
+    def filtered():
+        kth_largest = tf.math.top_k(
+            log_probs, tf.minimum(top_k, vocab_size)).values[:, -1:]
+        return tf.where(log_probs < kth_largest,
+                        tf.constant(-np.inf, log_probs.dtype), log_probs)
+
+    # Keeping all needs no top_k: a sort of the whole vocabulary per row,
+    # per generated word.
+    return tf.cond((top_k > 0) & (top_k < vocab_size), filtered,
+                   lambda: log_probs)
 
 
 def sample_next(log_probs, temperature, top_k, seed):

@@ -44,6 +44,11 @@ def test_the_timed_functions_run_on_a_tiny_model(corpus):
     assert speed.epoch_time(corpus, config, "keras") > 0
     assert speed.checkpoint_seconds(tf, config) > 0
     assert speed.pipeline_rate(corpus, config) > 0
+    served = speed.inference(tf, corpus, config, trials=3)
+    assert served["step_p50_ms"] <= served["step_p99_ms"]
+    assert set(speed.inference_matmuls(config)) < set(served)
+    for workload in speed.inference_matmuls(config):
+        assert served[workload]["median"] > 0
     costs = speed.side_costs(1e6, 0.5, corpus, words_per_second=100.0)
     assert costs["epoch_seconds"] == pytest.approx(len(corpus.train) / 100.0)
     assert costs["checkpoint_fraction"] == pytest.approx(
@@ -96,7 +101,7 @@ def test_the_shape_bound_charges_each_matmul_at_its_own_rate():
     flops = sum(count * 2 * m * k * n for count, (m, k, n) in matmuls.values())
     words = config.batch_size * config.num_steps
     assert flops / words == pytest.approx(speed.flops_per_word(config))
-    shapes = speed.bound_shapes("small", config)
+    shapes = speed.bound_shapes("small", matmuls)
     rates = {f"float32 {key}": {"median": 100.0} for key in shapes}
     bound = speed.shape_bound("small", config, rates, "float32")
     assert bound["words_per_second"] == pytest.approx(100e9 * words / flops)
@@ -109,3 +114,22 @@ def test_the_shape_bound_charges_each_matmul_at_its_own_rate():
                     in matmuls.items() if "recurrent" in key)
     assert slower["words_per_second"] == pytest.approx(
         words / ((flops - recurrent) / 100e9 + recurrent / 10e9))
+
+
+def test_inference_bounds_count_the_forward_pass_of_each_workload():
+    config = PRESETS["small"]
+    workloads = speed.inference_matmuls(config)
+    matmuls, words = workloads["score 64x35"]
+    assert words == 64 * 35
+    flops = sum(count * 2 * m * k * n for count, (m, k, n) in matmuls.values())
+    # The forward third of a training word's FLOPs, for each scored word.
+    assert flops == pytest.approx(words * speed.flops_per_word(config) / 3)
+    matmuls, words = workloads["generate batch 1"]
+    assert words == 1 and matmuls["recurrent"] == (2, (1, 200, 800))
+    assert matmuls["softmax"] == (1, (1, 200, 10000))
+    rates = {f"float32 small generate batch 1 {part}": {"median": 2.0}
+             for part in matmuls}
+    seconds, per_part = speed.matmul_seconds("small generate batch 1", matmuls,
+                                             rates, "float32")
+    assert seconds == pytest.approx(sum(per_part.values()))
+    assert per_part["softmax"] == pytest.approx(2 * 200 * 10000 / 2e9)

@@ -89,14 +89,15 @@ def test_resume_mid_epoch_is_exact(corpus, tmp_path, cell):
 @pytest.mark.parametrize("cell", ["gru"])  # the CLI is the same for rnn
 def test_test_config_resumes_exports_generates_and_scores(tmp_path, cell):
     # The test config itself (batch 20), on a corpus just large enough for
-    # it: the command-line tools, not the data, are under test here.
+    # it: the command-line tools, not the data, are under test here (XLA on
+    # this cell is in test_resume_mid_epoch_is_exact: compiling it twice
+    # more here cost a minute of the suite).
     data = write_corpus(tmp_path / "data", train=TINY_TRAIN * 40,
                         valid=TINY_VALID * 20, test=TINY_TEST * 5)
     save_path = tmp_path / "run"
     command = [sys.executable, "-m", "ptb_tf.train", f"--data_path={data}",
                "--model=test", "--vocab_size=0", f"--cell={cell}",
-               "--rnn_mode=unrolled", "--jit_compile",
-               f"--save_path={save_path}"]
+               "--rnn_mode=unrolled", f"--save_path={save_path}"]
     # Killed at its third checkpoint, as a crash would stop it...
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)

@@ -199,3 +199,19 @@ def test_dropout_is_where_the_tutorial_puts_it(rnn_mode, dropout):
     for _, inputs, outputs in seen:
         np.testing.assert_array_equal(outputs, inputs)
     np.testing.assert_allclose(evaluated, net(ids, state)[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("count", [1, 4, 5, 9, 12, 13])
+def test_target_log_probs_in_blocks_equal_the_whole_log_softmax(model, count):
+    """Equal blocks of at most `rows` rows, the last padded, give each
+    token's log-probability as one softmax over all the rows would."""
+    from ptb_tf.model import recurrent  # pylint: disable=import-outside-toplevel
+    weights = recurrent.StackWeights.from_model(model)
+    outputs = tf.random.stateless_normal([count, HIDDEN], [1, count])
+    ids = random_ids(1, count, seed=count)[0]
+    expected = tf.gather(recurrent.log_softmax_logits(weights, outputs), ids,
+                         batch_dims=1)
+    for rows in (1, 4, 1024):
+        np.testing.assert_allclose(
+            recurrent.target_log_probs(weights, outputs, ids, rows), expected,
+            atol=1e-5)

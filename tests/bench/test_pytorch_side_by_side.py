@@ -1,0 +1,53 @@
+"""benchmarks/pytorch_side_by_side.py: the example's flags and how its log is
+read (the timings themselves are not tested)."""
+
+import importlib.util
+import os
+import sys
+
+import pytest
+from tests.helpers import REPO_ROOT
+
+from ptb_tf.config import PRESETS
+from ptb_tf.errors import UserError
+
+_spec = importlib.util.spec_from_file_location(
+    "pytorch_side_by_side",
+    os.path.join(REPO_ROOT, "benchmarks", "pytorch_side_by_side.py"))
+side_by_side = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(side_by_side)
+
+
+def test_the_example_gets_the_configs_sizes_dropout_and_window():
+    flags = side_by_side.example_flags(PRESETS["medium"], "data", "m.pt", 50)
+    given = dict(zip(flags[::2], flags[1::2]))
+    assert given == {"--data": "data", "--model": "LSTM", "--emsize": "650",
+                     "--nhid": "650", "--nlayers": "2", "--dropout": "0.5",
+                     "--bptt": "35", "--batch_size": "20", "--epochs": "1",
+                     "--log-interval": "50", "--save": "m.pt"}
+    small = dict(zip(*[iter(side_by_side.example_flags(
+        PRESETS["small"], "d", "s.pt", 10))] * 2))
+    assert small["--dropout"] == "0.0" and small["--bptt"] == "20"
+
+
+def _printer(ms_values, then_sleep=True):
+    """A stand-in for the example: prints its progress lines, then waits."""
+    lines = "".join(
+        f"print('| epoch   1 | {50 * (i + 1):5d}/ 1327 batches | lr 20.00 | "
+        f"ms/batch {ms:5.2f} | loss  6.00 | ppl   403.43', flush=True);"
+        for i, ms in enumerate(ms_values))
+    return [sys.executable, "-c",
+            lines + ("import time; time.sleep(60)" if then_sleep else "")]
+
+
+def test_the_first_line_is_dropped_and_the_median_of_the_rest_taken():
+    config = PRESETS["small"]  # 20 x 20 = 400 words a batch
+    rate = side_by_side.example_words_per_second(
+        _printer([900.0, 40.0, 50.0, 45.0, 10.0]), config, lines=3)
+    assert rate == pytest.approx(400 / 0.045)
+
+
+def test_an_example_that_stops_early_is_one_clear_error():
+    with pytest.raises(UserError, match="stopped before it printed"):
+        side_by_side.example_words_per_second(
+            _printer([900.0, 40.0], then_sleep=False), PRESETS["small"], 3)
