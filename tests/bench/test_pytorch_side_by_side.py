@@ -51,3 +51,24 @@ def test_an_example_that_stops_early_is_one_clear_error():
     with pytest.raises(UserError, match="stopped before it printed"):
         side_by_side.example_words_per_second(
             _printer([900.0, 40.0], then_sleep=False), PRESETS["small"], 3)
+
+
+@pytest.mark.parametrize("flags,message", [
+    ([], "--pytorch_example must name the word_language_model folder"),
+    (["--pytorch_example={example}", "--torch_python=false"],
+     "false cannot import torch"),
+])
+def test_a_missing_example_or_torch_is_one_line(tmp_path, flags, message):
+    import subprocess  # pylint: disable=import-outside-toplevel
+    example = tmp_path / "word_language_model"
+    example.mkdir()
+    (example / "main.py").write_text("")
+    data = tmp_path / "data"
+    data.mkdir()
+    result = subprocess.run(
+        [sys.executable, os.path.join("benchmarks", "pytorch_side_by_side.py"),
+         f"--data_path={data}", *[flag.format(example=example) for flag in flags]],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), lines
