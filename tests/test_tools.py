@@ -1,4 +1,5 @@
-"""tools/: the progress file of a long run and the validation-curve picture."""
+"""tools/: the progress file of a long run, the validation-curve picture and
+the performance tables."""
 
 import json
 import os
@@ -9,6 +10,7 @@ from tests.helpers import REPO_ROOT
 
 
 sys.path.insert(0, os.path.join(REPO_ROOT, "tools"))
+import performance_tables  # pylint: disable=wrong-import-position
 import run_progress  # pylint: disable=wrong-import-position
 
 LOG = """\
@@ -58,3 +60,40 @@ def test_progress_and_curve_commands(tmp_path):
          f"--output={picture}", f"small={results}", f"medium={log}"],
         capture_output=True, check=True)
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _rate(median, spread=0.04):
+    return {"median": median, "min": median * 0.98, "max": median * 1.02,
+            "spread": spread, "trials": 7, "noisy": spread > 0.1}
+
+
+def test_performance_tables_show_every_figure_of_the_run():
+    serving = {"step_p50_ms": 0.81, "step_p99_ms": 1.5}
+    for key, median in [("score 64x35", 23456.0), ("generate batch 1", 2100.0)]:
+        serving[key] = dict(_rate(median, 0.2), bound_words_per_second=2 * median,
+                            fraction_of_bound=0.5)
+    report = {
+        "command": "python -m ptb_tf.benchmark --data_path=x",
+        "matmul_gflops": {"float32 2048^3": _rate(201.0),
+                          "bfloat16 2048^3": _rate(402.0)},
+        "plain_matmul_gflops": {"float32 2048^3": _rate(199.0),
+                                "bfloat16 2048^3": _rate(398.0)},
+        "training": {"medium unrolled+bf16": {
+            "words_per_second": 3210.0, "fraction_of_bound": 0.87,
+            "bound_words_per_second": 3690.0, "fraction_of_ceiling": 0.61,
+            "ceiling_words_per_second": 5262.0}},
+        "serving_small": serving,
+        "test_config_epoch_seconds": {"unrolled+xla": 11.7},
+        "exact_test_seconds_small": 12.1, "pipeline_words_per_second": 2.3e7,
+        "checkpoint_seconds_small": 0.053}
+    side = {"command": "python benchmarks/pytorch_side_by_side.py", "torch": "2.13.0",
+            "configs": {"small": {"words_per_second": {
+                "pytorch example": 5000.0, "unrolled+bf16": 10500.0},
+                "ratio": 2.1, "best_variant": "unrolled+bf16"}}}
+    text = performance_tables.tables(report, side)
+    for expected in ["201 (197-205, spread 4%)", "| medium | `unrolled+bf16` | 3,210 "
+                     "| 87% of 3,690 | 61% of 5,262 |", "23,456", "NOISY",
+                     "50% of 46,912", "p50 0.81 ms", "`unrolled+xla` 11.7 s",
+                     "12.1 s", "23.0 M words/s", "53 ms", "**2.10x**",
+                     "torch 2.13.0", report["command"]]:
+        assert expected in text, expected

@@ -1,0 +1,128 @@
+r"""docs/performance.md's tables, written from one benchmark run's JSON.
+
+    python tools/performance_tables.py results/benchmark.json \
+        [--side_by_side=results/pytorch_side_by_side.json] > tables.md
+
+Every figure comes from the files named: the matmul rates (median, min-max
+and spread of each), training words/s per config and path beside its shape
+bound and the 2048^3 peak, inference (score, generate, step) beside theirs,
+the test config's epoch and the side costs; with --side_by_side, the PyTorch
+example's words/s and the ratio.
+"""
+
+import argparse
+import json
+import sys
+
+
+def _rate(rate):
+    """A rate_trials dict as "median (min-max, spread x%)"."""
+    return (f"{rate['median']:,.0f} ({rate['min']:,.0f}-{rate['max']:,.0f}, "
+            f"spread {100 * rate['spread']:.0f}%"
+            + (", NOISY" if rate["noisy"] else "") + ")")
+
+
+def ceilings(report):
+    """The 2048^3 rates: looped over independent operands, and plain."""
+    rows = ["| matmul 2048^3 | GFLOP/s, looped (min-max) | plain, one call at a time |",
+            "|---|---|---|"]
+    for dtype in ("float32", "bfloat16"):
+        rows.append(f"| {dtype} | {_rate(report['matmul_gflops'][f'{dtype} 2048^3'])} "
+                    f"| {_rate(report['plain_matmul_gflops'][f'{dtype} 2048^3'])} |")
+    return "\n".join(rows)
+
+
+def training(report):
+    """Each config and path: words/s, its shape bound and the peak."""
+    rows = ["| config | path | words/s | of its shapes' bound (words/s) "
+            "| of the 2048^3 peak (words/s) |", "|---|---|---|---|---|"]
+    for key, result in report["training"].items():
+        name, variant = key.split(" ", 1)
+        rows.append(
+            f"| {name} | `{variant}` | {result['words_per_second']:,.0f} "
+            f"| {100 * result['fraction_of_bound']:.0f}% of "
+            f"{result['bound_words_per_second']:,.0f} "
+            f"| {100 * result['fraction_of_ceiling']:.0f}% of "
+            f"{result['ceiling_words_per_second']:,.0f} |")
+    return "\n".join(rows)
+
+
+def inference(report):
+    """The small model's SavedModel: score and generate against their
+    bounds, and the step's latency."""
+    serving = report["serving_small"]
+    rows = ["| SavedModel, small | words/s (min-max) | of its shapes' bound (words/s) |",
+            "|---|---|---|"]
+    for key, rate in serving.items():
+        if isinstance(rate, dict):
+            rows.append(f"| `{key.split()[0]}` {' '.join(key.split()[1:])} "
+                        f"| {_rate(rate)} | {100 * rate['fraction_of_bound']:.0f}% of "
+                        f"{rate['bound_words_per_second']:,.0f} |")
+    rows.append(f"| `step`, batch 1 | p50 {serving['step_p50_ms']:.2f} ms, "
+                f"p99 {serving['step_p99_ms']:.2f} ms | |")
+    return "\n".join(rows)
+
+
+def other(report):
+    """The test config's epoch per path, the exact test, the side costs."""
+    epochs = ", ".join(f"`{variant}` {seconds:.1f} s" for variant, seconds
+                       in report["test_config_epoch_seconds"].items())
+    rows = ["| other measurements | |", "|---|---|",
+            f"| test config, one full PTB epoch (23,239 steps) | {epochs} |",
+            "| exact test evaluation, small, batch 1, 82,429 predictions "
+            f"| {report['exact_test_seconds_small']:.1f} s |",
+            "| tf.data pipeline alone "
+            f"| {report['pipeline_words_per_second'] / 1e6:.1f} M words/s |",
+            "| one checkpoint, small "
+            f"| {1e3 * report['checkpoint_seconds_small']:.0f} ms |"]
+    costs = report.get("side_costs_small")
+    if costs:
+        rows.append(f"| side costs of a small epoch (`{costs['variant']}`) "
+                    f"| tf.data {100 * costs['pipeline_fraction']:.2f}%, one "
+                    f"checkpoint {100 * costs['checkpoint_fraction']:.2f}% |")
+    return "\n".join(rows)
+
+
+def side_by_side(report):
+    """ptb_tf's paths and the PyTorch example, words/s, and the ratio."""
+    rows = ["| config | the PyTorch example | ptb_tf, each path | best / example |",
+            "|---|---|---|---|"]
+    for name, result in report["configs"].items():
+        rates = result["words_per_second"]
+        paths = ", ".join(f"`{key}` {value:,.0f}" for key, value in rates.items()
+                          if key != "pytorch example")
+        rows.append(f"| {name} | {rates['pytorch example']:,.0f} | {paths} "
+                    f"| **{result['ratio']:.2f}x** (`{result['best_variant']}`) |")
+    return "\n".join(rows)
+
+
+def tables(report, side=None) -> str:
+    parts = [f"Command: `{report['command']}`", ceilings(report),
+             training(report), inference(report), other(report)]
+    if side:
+        parts += [f"Command: `{side['command']}` (torch {side['torch']})",
+                  side_by_side(side)]
+    return "\n\n".join(parts) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("benchmark", help="python -m ptb_tf.benchmark's JSON")
+    parser.add_argument("--side_by_side",
+                        help="benchmarks/pytorch_side_by_side.py's JSON")
+    args = parser.parse_args(argv)
+    try:
+        with open(args.benchmark, encoding="utf-8") as file:
+            report = json.load(file)
+        side = None
+        if args.side_by_side:
+            with open(args.side_by_side, encoding="utf-8") as file:
+                side = json.load(file)
+        sys.stdout.write(tables(report, side))
+    except (OSError, ValueError, KeyError) as error:
+        sys.exit(f"error: cannot make the tables ({error!r}): pass the JSON "
+                 "files that the benchmark and the side-by-side script wrote")
+
+
+if __name__ == "__main__":
+    main()
