@@ -39,8 +39,10 @@ class PTBModel(keras.Model):
     float32 and runs the matmuls in bfloat16 (float16). In rnn_mode "keras"
     that is Keras's mixed policy, which computes everything else in the
     half type too, the recurrent
-    state and the logits included. In "unrolled" only the matmul operands are
-    rounded: gates, state, logits and gradient sums stay float32.
+    state and the logits included. In "unrolled" only each matmul is in the
+    half type (its operands, and its product, which TensorFlow's CPU and GPU
+    kernels return in the operands' type); everything computed from the
+    products (gates, state, log-softmax, gradient sums) is float32.
     """
 
     def __init__(self, vocab_size: int, hidden_size: int, num_layers: int,
