@@ -82,31 +82,37 @@ def matmul_rates(tf, shapes, trials=7, gflop_per_call=20.0):
     """GFLOP/s of [m, k] x [k, n] matmuls in float32 and bfloat16, each the
     rate_trials dict (median, min, max, spread, noisy) of `trials` calls.
 
-    A call runs ~gflop_per_call GFLOP in a tf.while_loop over OPERAND_POOL
-    independent operand pairs and sums every product entry, so that no
-    product can be skipped, merged with another or cut to the entry read
-    (as Grappler may do to chained matmuls of the same operands).
+    A call runs ~gflop_per_call GFLOP in a tf.while_loop whose body
+    multiplies OPERAND_POOL independent operand pairs and sums every product
+    entry, so that no product can be skipped, merged with another or cut to
+    the entry read (as Grappler may do to chained matmuls of the same
+    operands). The pairs are separate tensors, not slices of one: a slice
+    would be copied before each matmul (a 2048^3 call's operands: 32 MB).
     """
     results = {}
     for dtype in (tf.float32, tf.bfloat16):
         for name, (m, k, n) in shapes.items():
-            a = tf.cast(tf.random.normal([OPERAND_POOL, m, k]), dtype)
-            b = tf.cast(tf.random.normal([OPERAND_POOL, k, n]), dtype)
-            repeat = max(1, int(gflop_per_call * 1e9 // (2 * m * k * n)))
+            pairs = [(tf.cast(tf.random.normal([m, k]), dtype),
+                      tf.cast(tf.random.normal([k, n]), dtype))
+                     for _ in range(OPERAND_POOL)]
+            flop = 2 * m * k * n * OPERAND_POOL
+            repeat = max(1, round(gflop_per_call * 1e9 / flop))
 
             @tf.function
-            def chain(a=a, b=b, repeat=repeat):
-                def body(index, total):
-                    product = tf.matmul(a[index % OPERAND_POOL],
-                                        b[index % OPERAND_POOL])
-                    return index + 1, total + tf.reduce_sum(
-                        tf.cast(product, tf.float32))
-                return tf.while_loop(lambda index, _: index < repeat, body,
-                                     (tf.constant(0), tf.constant(0.0)))[1]
+            def chain(pairs=pairs, repeat=repeat):
+                # The operands ride along as loop variables: a loop-invariant
+                # matmul could be hoisted out of the loop and run once.
+                def body(index, total, pairs):
+                    for a, b in pairs:
+                        total += tf.reduce_sum(tf.cast(tf.matmul(a, b),
+                                                       tf.float32))
+                    return index + 1, total, pairs
+                return tf.while_loop(lambda index, *_: index < repeat, body,
+                                     (tf.constant(0), tf.constant(0.0),
+                                      pairs))[1]
 
             results[f"{dtype.name} {name}"] = rate_trials(
-                lambda: chain().numpy(), trials,
-                2 * m * k * n * repeat / 1e9)
+                lambda: chain().numpy(), trials, flop * repeat / 1e9)
     return results
 
 
