@@ -18,10 +18,10 @@ from absl import flags
 
 from ptb_tf import cli
 from ptb_tf.bench import speed
-from ptb_tf.bench.common import check_variant, parse_variant, peak_rss_mb
+from ptb_tf.bench.common import (check_configs_and_variants, parse_variant,
+                                 peak_rss_mb)
 from ptb_tf.config import PRESETS
 from ptb_tf.corpus.splits import load_corpus
-from ptb_tf.errors import UsageError
 from ptb_tf.files import write_json
 
 
@@ -54,15 +54,7 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
 def main(argv):
     cli.check_no_arguments(argv)
     cli.require_data_path(FLAGS.data_path)
-    bad = [variant for variant in FLAGS.variants if not check_variant(variant)]
-    if bad:
-        raise UsageError("--variants must be keras, unrolled or block, the "
-                         "first two optionally with +xla and/or +bf16. "
-                         f"Received: {','.join(bad)}")
-    unknown = [name for name in FLAGS.configs if name not in PRESETS]
-    if unknown:
-        raise UsageError(f"--configs must name configs of {', '.join(PRESETS)}. "
-                         f"Received: {','.join(unknown)}")
+    check_configs_and_variants(FLAGS.configs, FLAGS.variants)
     corpus = load_corpus(FLAGS.data_path)
     tf = cli.quiet_tensorflow()
     from ptb_tf.training.results import machine_info  # pylint: disable=g-import-not-at-top

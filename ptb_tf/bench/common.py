@@ -20,6 +20,22 @@ def check_variant(variant: str) -> bool:
             and run_options_problem(*parse_variant(variant)) is None)
 
 
+def check_configs_and_variants(configs, variants) -> None:
+    """UsageError unless every name of `configs` is a preset and every one of
+    `variants` a training path check_variant accepts."""
+    from ptb_tf.config import PRESETS  # pylint: disable=g-import-not-at-top
+    from ptb_tf.errors import UsageError  # pylint: disable=g-import-not-at-top
+    bad = [variant for variant in variants if not check_variant(variant)]
+    if bad:
+        raise UsageError("--variants must be keras, unrolled or block, the "
+                         "first two optionally with +xla and/or +bf16. "
+                         f"Received: {','.join(bad)}")
+    unknown = [name for name in configs if name not in PRESETS]
+    if unknown:
+        raise UsageError(f"--configs must name configs of {', '.join(PRESETS)}. "
+                         f"Received: {','.join(unknown)}")
+
+
 def trainer_for(config, variant: str):
     """A Trainer on a fresh model for a variant such as "unrolled+xla"."""
     from ptb_tf.training.models import build_model  # pylint: disable=g-import-not-at-top
