@@ -75,7 +75,9 @@ MIRRORED_CHECK = textwrap.dedent("""
     reference = Trainer(build_model(config, "keras", precision), config)
     reference.model.set_weights(initial)
     variables = reference.model.trainable_variables
-    scale = 2.0 ** 15 if reference.loss_scaled else 1.0  # Keras's first scale
+    # The scale the replicas' first steps used: the optimizer's initial one.
+    scale = (float(reference.optimizer.dynamic_scale) if reference.loss_scaled
+             else 1.0)
     rows = config.batch_size // 2
     split_state, split_norm = state, 0.0
     for index in range(3):
