@@ -5,6 +5,9 @@ No TensorFlow import: command-line tools check these before it starts.
 How the recurrent layers can run (all read and write the same weights, so a
 checkpoint moves between them):
 
+    auto:     a run's default, chosen from the hardware when it starts
+              (resolve_auto): keras on a GPU, unrolled compiled with XLA
+              on a CPU, the fastest measured on each.
     keras:    keras.layers.LSTM/GRU/SimpleRNN: cuDNN on a GPU, a
               tf.while_loop elsewhere.
     unrolled: input projection hoisted, the time loop unrolled in the graph
@@ -16,7 +19,10 @@ import dataclasses
 from typing import Optional, Sequence, Tuple
 
 
-RNN_MODES = ("keras", "unrolled", "block")
+# The modes a model runs; a run also takes "auto" (resolve_auto).
+MODEL_RNN_MODES = ("keras", "unrolled", "block")
+AUTO = "auto"
+RNN_MODES = (AUTO,) + MODEL_RNN_MODES
 
 # The recurrent cells, and how many [batch, hidden] tensors each carries as
 # its state (an LSTM its cell state c and output h; a GRU or tanh RNN just h).
@@ -97,9 +103,11 @@ class RunOptions:
     of it). verbosity: 0 only the test line, 1 a line per epoch event, 2 the
     progress within each epoch too (lines, or a bar with progress_bar).
     strategy: the tf.distribute strategy's name (ptb_tf.training.distributed).
+    rnn_mode "auto" becomes a concrete mode when the run starts
+    (resolve_auto); results.json records the mode that ran.
     """
 
-    rnn_mode: str = "keras"
+    rnn_mode: str = AUTO
     precision: str = "float32"
     jit_compile: bool = False
     seed: int = 0
@@ -142,3 +150,21 @@ class RunOptions:
         if self.eval_window < 1:
             return f"--eval_window must be >= 1. Received: eval_window={self.eval_window}"
         return None
+
+
+def resolve_auto(options: RunOptions, on_gpu: bool) -> RunOptions:
+    """options with rnn_mode "auto" made concrete for the hardware.
+
+    On a GPU: keras (Keras's layers run cuDNN's kernels). On a CPU:
+    unrolled, compiled with XLA when training runs on one device (XLA does
+    not compile a strategy's replica step): the fastest float32 path
+    measured on a CPU for every preset, the test config's epoch 4x faster
+    than keras (docs/performance.md). Other modes are returned unchanged.
+    """
+    if options.rnn_mode != AUTO:
+        return options
+    if on_gpu:
+        return dataclasses.replace(options, rnn_mode="keras")
+    return dataclasses.replace(
+        options, rnn_mode="unrolled",
+        jit_compile=options.jit_compile or options.strategy == "default")

@@ -4,8 +4,8 @@ import keras
 import tensorflow as tf
 
 from ptb_tf.model import recurrent
-from ptb_tf.options import (CELLS, DROPOUTS, STATE_PARTS, choice_problem,
-                            run_options_problem)
+from ptb_tf.options import (CELLS, DROPOUTS, MODEL_RNN_MODES, STATE_PARTS,
+                            choice_problem, run_options_problem)
 
 
 @keras.saving.register_keras_serializable(package="ptb_tf")
@@ -54,6 +54,7 @@ class PTBModel(keras.Model):
         # The commands check these with their flags' names; a Python caller
         # gets the same checks as a ValueError.
         problem = (choice_problem("cell", cell, CELLS)
+                   or choice_problem("rnn_mode", rnn_mode, MODEL_RNN_MODES)
                    or run_options_problem(rnn_mode, False, precision, cell)
                    or choice_problem("dropout", dropout, DROPOUTS))
         if problem:

@@ -46,7 +46,7 @@ def test_bad_data_files(tmp_path, files, fragments):
     ("--seed=-1", "--seed must be a whole number from 0 to 2**32 - 1"),
     ("--model=huge", "--model must be one of small, medium, large, test"),
     ("--eval_window=0", "--eval_window must be >= 1"),
-    ("--rnn_mode=fused", "--rnn_mode must be one of keras, unrolled, block"),
+    ("--rnn_mode=fused", "--rnn_mode must be one of auto, keras, unrolled, block"),
     ("--rnn_mode=block --jit_compile", "XLA has no kernel for the fused"),
     ("--precision=float16", "--precision must be one of float32, mixed_bfloat16"),
     ("--rnn_mode=block --precision=mixed_bfloat16", "runs in float32 only"),
@@ -79,7 +79,7 @@ def test_bad_flag_values_are_usage_errors(tiny_corpus_path, flag, fragment):
 
 @pytest.mark.parametrize("flag, fragment", [
     ("--keep_prob=0", "--keep_prob must be in (0, 1]"),
-    ("--rnn_mode=fused", "--rnn_mode must be one of keras, unrolled, block"),
+    ("--rnn_mode=fused", "--rnn_mode must be one of auto, keras, unrolled, block"),
     ("--level=byte", "--level must be word or char"),
 ])
 def test_a_bad_flag_value_is_one_line_and_exit_2(tiny_corpus_path, flag,

@@ -1,5 +1,6 @@
 """Train and eval steps, clipping, exact evaluation and resume, on tiny data."""
 
+import dataclasses
 import json
 import math
 import os
@@ -11,6 +12,7 @@ from tests.helpers import (first_batch, nth_line_in_epoch, run_until,
                            tiny_config, train_one_step, update_norm,
                            write_corpus)
 
+from ptb_tf.options import RunOptions, resolve_auto
 from ptb_tf.training.losses import sequence_cost
 from ptb_tf.training.models import build_model
 from ptb_tf.training.run import train_and_evaluate
@@ -199,11 +201,37 @@ def test_tied_embeddings_train_under_keras_mixed_policies(corpus, precision):
     """The tied softmax in rnn_mode keras follows Keras's compute dtype (it
     once added a float32 product to a half-type bias)."""
     config = tiny_config(corpus, tie_embeddings=True)
-    float32_run = train_and_evaluate(config, corpus, log=lambda _: None)
+    float32_run = train_and_evaluate(config, corpus, log=lambda _: None,
+                                     rnn_mode="keras")
     mixed_run = train_and_evaluate(config, corpus, log=lambda _: None,
-                                   precision=precision)
+                                   rnn_mode="keras", precision=precision)
     assert mixed_run["test_perplexity"] == pytest.approx(
         float32_run["test_perplexity"], rel=0.05)
+
+
+def test_auto_is_keras_on_a_gpu_and_unrolled_with_xla_on_a_cpu():
+    auto = RunOptions()
+    assert auto.rnn_mode == "auto"
+    assert resolve_auto(auto, on_gpu=True) == dataclasses.replace(
+        auto, rnn_mode="keras")
+    assert resolve_auto(auto, on_gpu=False) == dataclasses.replace(
+        auto, rnn_mode="unrolled", jit_compile=True)
+    # XLA does not compile a strategy's replica step.
+    mirrored = RunOptions(strategy="mirrored")
+    assert resolve_auto(mirrored, on_gpu=False) == dataclasses.replace(
+        mirrored, rnn_mode="unrolled")
+    chosen = RunOptions(rnn_mode="keras")
+    assert resolve_auto(chosen, on_gpu=False) is chosen
+
+
+def test_a_run_records_the_mode_auto_chose(corpus):
+    results = train_and_evaluate(tiny_config(corpus), corpus,
+                                 log=lambda _: None)
+    ran = resolve_auto(RunOptions(),
+                       on_gpu=bool(tf.config.list_physical_devices("GPU")))
+    assert (results["rnn_mode"], results["jit_compile"]) == (
+        ran.rnn_mode, ran.jit_compile)
+    assert results["rnn_mode"] != "auto"
 
 
 def test_load_model_reads_a_checkpoint_from_before_identities(corpus, tmp_path):
