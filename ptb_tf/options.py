@@ -11,7 +11,8 @@ checkpoint moves between them):
     keras:    keras.layers.LSTM/GRU/SimpleRNN: cuDNN on a GPU, a
               tf.while_loop elsewhere.
     unrolled: input projection hoisted, the time loop unrolled in the graph
-              (a scan when the window length is unknown).
+              (a scan when the window length is unknown, or for evaluation
+              windows over ptb_model.MAX_UNROLLED_EVAL_STEPS steps).
     block:    TensorFlow's fused BlockLSTMV2 op, the tutorial's BLOCK mode.
 """
 

@@ -27,9 +27,12 @@ TINY_VALID = " the cat sat on the log \n a dog saw the mat \n" * 4
 TINY_TEST = " the dog sat on the mat \n a cat saw the log \n zebra \n" * 3
 
 # Train flags for a model small enough that a run on the tiny corpus takes
-# seconds.
+# seconds. unrolled without XLA: the default, auto, compiles with XLA on a
+# CPU, which costs a tiny run more than it saves (the README's quick start
+# runs the default).
 TINY_FLAGS = ["--model=test", "--vocab_size=0", "--batch_size=4",
-              "--num_steps=3", "--hidden_size=4", "--max_max_epoch=2"]
+              "--num_steps=3", "--hidden_size=4", "--max_max_epoch=2",
+              "--rnn_mode=unrolled"]
 
 
 def write_corpus(folder, train=TINY_TRAIN, valid=TINY_VALID, test=TINY_TEST):

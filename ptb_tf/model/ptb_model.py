@@ -7,6 +7,12 @@ from ptb_tf.model import recurrent
 from ptb_tf.options import (CELLS, DROPOUTS, MODEL_RNN_MODES, STATE_PARTS,
                             choice_problem, run_options_problem)
 
+# The longest evaluation window the unrolled mode writes out step by step;
+# longer ones (the exact test's 500-step windows) run as a scan: unrolled,
+# they took longer to trace than to run (the test config's test, 48 s
+# against 6 s).
+MAX_UNROLLED_EVAL_STEPS = 64
+
 
 @keras.saving.register_keras_serializable(package="ptb_tf")
 class PTBModel(keras.Model):
@@ -235,7 +241,8 @@ class PTBModel(keras.Model):
         if self.rnn_mode == "block":
             outputs, c, h = recurrent.block_lstm_layer(inputs, *weights, *state)
             return outputs, (c, h)
-        if inputs.shape[1] is not None:
+        steps = inputs.shape[1]
+        if steps is not None and (training or steps <= MAX_UNROLLED_EVAL_STEPS):
             return recurrent.unrolled_layer(self.cell, inputs, *weights, state,
                                             self.operand_dtype)
         mask = tf.ones(tf.shape(inputs)[:2], tf.bool)

@@ -38,7 +38,7 @@ def test_notebook_runs_headless(ptb_path, tmp_path):
         f"DATA_PATH = {ptb_path!r}",
         'MODEL = "test"',
         "OVERRIDES = {}",
-        "RNN_MODE = None",
+        "RNN_MODE = \"auto\"",
         f"RUN_DIR = {str(tmp_path / 'run')!r}",
         f"EXPORT_DIR = {str(tmp_path / 'export')!r}",
         "FRESH_START = True",

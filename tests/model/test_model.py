@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from tests.helpers import assert_paths_agree
 
-from ptb_tf.model.ptb_model import PTBModel
+from ptb_tf.model.ptb_model import MAX_UNROLLED_EVAL_STEPS, PTBModel
 
 
 VOCAB, HIDDEN, LAYERS = 13, 6, 2
@@ -115,6 +115,29 @@ def test_rnn_modes_agree_with_keras_and_share_checkpoints(model, rnn_mode,
     other(tf.zeros([1, 1], tf.int32))
     # A checkpoint written by the keras mode restores into the other mode.
     assert_paths_agree(other, model, random_ids(3, 7), tmp_path)
+
+
+def test_a_long_evaluation_window_runs_as_a_scan(model):
+    unrolled = PTBModel(VOCAB, HIDDEN, LAYERS, keep_prob=0.5, init_scale=0.3,
+                        rnn_mode="unrolled")
+    unrolled(tf.zeros([1, 1], tf.int32))
+    unrolled.set_weights(model.get_weights())
+    ids = random_ids(1, MAX_UNROLLED_EVAL_STEPS + 1)
+    np.testing.assert_allclose(unrolled(ids, training=False)[0],
+                               model(ids, training=False)[0], atol=1e-5)
+    # Traced as a loop: the recurrent matmuls are in its body, not one per
+    # step in the graph (the input projections and the softmax remain).
+    graph = tf.function(lambda ids: unrolled(ids, training=False)
+                        ).get_concrete_function(ids).graph
+    matmuls = [op for op in graph.get_operations()
+               if op.type in ("MatMul", "BatchMatMulV2", "BatchMatMulV3")]
+    assert len(matmuls) < MAX_UNROLLED_EVAL_STEPS
+    # Training windows stay unrolled, whatever their length.
+    graph = tf.function(lambda ids: unrolled(ids, training=True)
+                        ).get_concrete_function(ids).graph
+    matmuls = [op for op in graph.get_operations()
+               if op.type in ("MatMul", "BatchMatMulV2", "BatchMatMulV3")]
+    assert len(matmuls) > MAX_UNROLLED_EVAL_STEPS
 
 
 def test_unknown_rnn_mode():

@@ -41,7 +41,8 @@ def random_text(words: int, seed: int) -> str:
 KILL_FLAGS = ["--model=test", "--vocab_size=0", "--batch_size=4",
               "--num_steps=5", "--hidden_size=8", "--num_layers=2",
               "--keep_prob=0.5", "--max_epoch=1", "--max_max_epoch=3",
-              "--checkpoint_every=40", "--deterministic", "--seed=3"]
+              "--checkpoint_every=40", "--deterministic", "--seed=3",
+              "--rnn_mode=unrolled"]  # no XLA to compile (TINY_FLAGS)
 
 
 @pytest.mark.slow
