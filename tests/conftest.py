@@ -3,7 +3,7 @@
 import os
 
 import pytest
-from tests.helpers import REPO_ROOT, tiny_config, write_corpus
+from tests.helpers import REPO_ROOT, tiny_config, train_tiny, write_corpus
 
 
 @pytest.fixture(scope="session")
@@ -36,14 +36,13 @@ def trained(tmp_path_factory):
     from ptb_tf import run_dir  # pylint: disable=import-outside-toplevel
     from ptb_tf.corpus.splits import load_corpus  # pylint: disable=import-outside-toplevel
     from ptb_tf.serving import saved_model  # pylint: disable=import-outside-toplevel
-    from ptb_tf.training import train_and_evaluate  # pylint: disable=import-outside-toplevel
     from ptb_tf.training.models import load_model  # pylint: disable=import-outside-toplevel
     root = tmp_path_factory.mktemp("trained")
     corpus = load_corpus(write_corpus(root / "data"))
     config = tiny_config(corpus, init_scale=0.3, max_max_epoch=1)
     save_path = str(root / "run")
-    results = train_and_evaluate(config, corpus, save_path=save_path,
-                                 log=lambda _: None)
+    results = train_tiny(config, corpus, save_path=save_path,
+                         log=lambda _: None)
     config, vocab_path = run_dir.load_run(save_path)
     export_dir = str(root / "exports" / "tiny")
     path = saved_model.export(save_path, export_dir, next_words=3)

@@ -12,7 +12,7 @@ import os
 
 import pytest
 from tests.golden.make_golden import describe_signatures
-from tests.helpers import REPO_ROOT, copy_golden_run, write_corpus
+from tests.helpers import REPO_ROOT, copy_golden_run, train_tiny, write_corpus
 
 
 GOLDEN = os.path.join(REPO_ROOT, "tests", "golden")
@@ -33,7 +33,6 @@ def golden_run(tmp_path):
 def test_the_golden_run_loads_and_resumes_mid_epoch(golden_run):
     from ptb_tf import run_dir  # pylint: disable=import-outside-toplevel
     from ptb_tf.training.models import load_model  # pylint: disable=import-outside-toplevel
-    from ptb_tf.training.run import train_and_evaluate  # pylint: disable=import-outside-toplevel
     for which in ("best", "latest"):
         model = load_model(golden_run["run"], which)
         assert model.hidden_size == 4
@@ -41,8 +40,8 @@ def test_the_golden_run_loads_and_resumes_mid_epoch(golden_run):
     run_dir.prepare(golden_run["run"], golden_run["config"],
                      golden_run["corpus"])
     lines = []
-    results = train_and_evaluate(golden_run["config"], golden_run["corpus"],
-                                 save_path=golden_run["run"], log=lines.append)
+    results = train_tiny(golden_run["config"], golden_run["corpus"],
+                         save_path=golden_run["run"], log=lines.append)
     assert not any(line.startswith("Epoch: 1 ") for line in lines), lines
     assert [row["epoch"] for row in results["epochs"]][-1] == 2
     assert results["test_perplexity"] > 1

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from tests.helpers import tiny_config
+from tests.helpers import tiny_config, train_tiny
 
 from ptb_tf.model import recurrent
 from ptb_tf.model.ptb_model import PTBModel
@@ -64,8 +64,8 @@ def test_tied_gru_run_saves_loads_and_exports(corpus, tmp_path):
     config = tiny_config(corpus, max_max_epoch=1, tie_embeddings=True,
                          cell="gru")
     save_path = str(tmp_path / "run")
-    results = train_and_evaluate(config, corpus, save_path=save_path,
-                                 log=lambda _: None)
+    results = train_tiny(config, corpus, save_path=save_path,
+                         log=lambda _: None)
     model = load_model(save_path)
     assert model.softmax is None and model.cell == "gru"
     # The loaded weights are the trained ones: the same test perplexity.

@@ -15,13 +15,14 @@ import pytest
 import tensorflow as tf
 from tests.helpers import (assert_last_line_error, copy_golden_run, fill_disk,
                            golden_flags, mount_small_disk, run_module,
-                           run_until, tiny_config, write_corpus)
+                           run_until, tiny_config, train_tiny,
+                           write_corpus)
 
 from ptb_tf import files
 from ptb_tf import run_dir
 from ptb_tf.errors import UserError
 from ptb_tf.serving import saved_model
-from ptb_tf.training import checkpoints, results, train_and_evaluate
+from ptb_tf.training import checkpoints, results
 
 FULL = "No space left on device"
 
@@ -47,8 +48,8 @@ def test_the_summaries_of_a_rerun(corpus, tmp_path, monkeypatch):
     monkeypatch.setattr(tf.summary, "create_file_writer", tf_no_space)
     with pytest.raises(UserError, match=rf"cannot write TensorBoard summaries "
                                         rf"in .*logs: {FULL}"):
-        train_and_evaluate(tiny_config(corpus), corpus,
-                           save_path=str(tmp_path / "run"), log=lambda _: None)
+        train_tiny(tiny_config(corpus), corpus,
+                   save_path=str(tmp_path / "run"), log=lambda _: None)
 
 
 def test_a_checkpoint_leaves_no_partial_files(corpus, tmp_path, monkeypatch):
@@ -75,8 +76,8 @@ def test_a_checkpoint_leaves_no_partial_files(corpus, tmp_path, monkeypatch):
     monkeypatch.setattr(tf.train.CheckpointManager, "save", half_written)
     with pytest.raises(UserError, match=rf"cannot write a checkpoint in .*: "
                                         rf"{FULL}; .*ckpt-\d+, is kept"):
-        train_and_evaluate(config, corpus, save_path=save_path,
-                           log=lambda _: None, checkpoint_every=3)
+        train_tiny(config, corpus, save_path=save_path,
+                   log=lambda _: None, checkpoint_every=3)
     assert sorted(os.listdir(save_path)) == before
     assert checkpoints.newest_first(save_path) == kept
 
@@ -86,13 +87,13 @@ def test_the_results_file(corpus, tmp_path, monkeypatch):
     with pytest.raises(UserError, match=rf"cannot write the results to "
                                         rf".*results.json: {FULL}; .* the "
                                         "trained model is kept"):
-        train_and_evaluate(tiny_config(corpus, max_max_epoch=1), corpus,
-                           save_path=str(tmp_path / "run"), log=lambda _: None)
+        train_tiny(tiny_config(corpus, max_max_epoch=1), corpus,
+                   save_path=str(tmp_path / "run"), log=lambda _: None)
     monkeypatch.undo()
     # The same call again tests the kept model and writes them.
-    again = train_and_evaluate(tiny_config(corpus, max_max_epoch=1), corpus,
-                               save_path=str(tmp_path / "run"),
-                               log=lambda _: None)
+    again = train_tiny(tiny_config(corpus, max_max_epoch=1), corpus,
+                       save_path=str(tmp_path / "run"),
+                       log=lambda _: None)
     assert os.path.exists(tmp_path / "run" / "results.json")
     assert len(again["epochs"]) == 1
 

@@ -8,10 +8,9 @@ import sys
 
 import pytest
 import tensorflow as tf
-from tests.helpers import REPO_ROOT, tiny_config
+from tests.helpers import REPO_ROOT, tiny_config, train_tiny
 
 from ptb_tf.training import summaries
-from ptb_tf.training.run import train_and_evaluate
 
 
 SCALARS = ("train/loss", "train/perplexity", "train/gradient_global_norm",
@@ -35,8 +34,8 @@ def read_scalars(logdir):
 def test_tensorboard_scalars_hold_the_run(corpus, tmp_path):
     config = tiny_config(corpus, max_max_epoch=2, max_grad_norm=0.5)
     run = tmp_path / "run"
-    results = train_and_evaluate(config, corpus, save_path=str(run),
-                                 log=lambda _: None, checkpoint_every=2)
+    results = train_tiny(config, corpus, save_path=str(run),
+                         log=lambda _: None, checkpoint_every=2)
     scalars = read_scalars(os.path.join(run, "logs"))
     assert set(SCALARS) <= set(scalars)
     assert summaries.read_scalars(os.path.join(run, "logs")) == scalars
@@ -69,8 +68,8 @@ def test_tensorboard_scalars_hold_the_run(corpus, tmp_path):
 ])
 def test_verbosity(corpus, verbosity, expected):
     lines = []
-    train_and_evaluate(tiny_config(corpus, max_max_epoch=1), corpus,
-                       log=lines.append, verbosity=verbosity)
+    train_tiny(tiny_config(corpus, max_max_epoch=1), corpus,
+               log=lines.append, verbosity=verbosity)
 
     def kind(line):
         if line[:2] in ("0.", "1."):  # "0.300 perplexity: ... speed: ..."

@@ -14,14 +14,13 @@ import tensorflow as tf
 from tests.helpers import (REPO_ROOT, TINY_FLAGS, assert_user_error,
                            kill_after, nth_line_in_epoch, poison_step,
                            run_module, run_until, start_module, tiny_config,
-                           write_corpus)
+                           train_tiny, write_corpus)
 
 from ptb_tf import files
 from ptb_tf import run_dir
 from ptb_tf.corpus.splits import load_corpus
 from ptb_tf.errors import UserError
 from ptb_tf.training import checkpoints
-from ptb_tf.training.run import train_and_evaluate
 
 
 def random_text(words: int, seed: int) -> str:
@@ -96,8 +95,8 @@ def test_a_nan_loss_stops_with_epoch_and_batch_and_saves_nothing_bad(
     with pytest.raises(UserError, match=r"training diverged: .* at epoch 2, "
                                         r"batch \d+ of \d+; .*--on_nan=restore"):
         # The optimizer's step 12 is in epoch 2 (9 batches an epoch).
-        train_and_evaluate(tiny_config(corpus), corpus, save_path=save_path,
-                           log=lines.append, checkpoint_every=1)
+        train_tiny(tiny_config(corpus), corpus, save_path=save_path,
+                   log=lines.append, checkpoint_every=1)
     assert any(line.startswith("Epoch: 1 Valid") for line in lines)
     all_checkpoints_finite(save_path)
 
@@ -120,7 +119,7 @@ def test_on_nan_restore_goes_back_to_the_last_checkpoint_and_halves_the_rate(
         corpus, tmp_path, monkeypatch):
     poison_step(monkeypatch, 12)
     lines = []
-    results = train_and_evaluate(
+    results = train_tiny(
         tiny_config(corpus, max_max_epoch=3), corpus,
         save_path=str(tmp_path / "run"), log=lines.append, on_nan="restore",
         checkpoint_every=4)
@@ -140,7 +139,7 @@ def test_checkpoint_identity_refuses_another_config_vocab_or_data(
     data, whatever the folder's files say."""
     save_path = str(tmp_path / "run")
     config = tiny_config(corpus, max_max_epoch=1)
-    train_and_evaluate(config, corpus, save_path=save_path, log=lambda _: None)
+    train_tiny(config, corpus, save_path=save_path, log=lambda _: None)
     newest = checkpoints.newest_first(save_path)[0]
     with pytest.raises(UserError, match=r"cannot resume: .* another config "
                                         r"\(max_max_epoch 1 -> 2\)"):
@@ -173,8 +172,8 @@ def test_save_path_trained_on_other_data_is_refused_before_tensorflow(
 @pytest.mark.slow
 def test_best_checkpoint_is_kept_apart_and_exported_by_default(corpus, tmp_path):
     save_path = str(tmp_path / "run")
-    results = train_and_evaluate(tiny_config(corpus, max_max_epoch=3), corpus,
-                                 save_path=save_path, log=lambda _: None)
+    results = train_tiny(tiny_config(corpus, max_max_epoch=3), corpus,
+                         save_path=save_path, log=lambda _: None)
     best_epoch = results["best_epoch"]
     best = checkpoints.candidates(save_path, "best")[0]
     assert os.path.dirname(best) == os.path.join(save_path, "best")
@@ -218,13 +217,13 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_last_good_one(
     with pytest.raises(UserError, match=(
             r"cannot write a checkpoint in .*: No space left on device; .* "
             rf"{os.path.basename(latest)}, is kept")):
-        train_and_evaluate(config, corpus, save_path=save_path,
-                           log=lambda _: None)
+        train_tiny(config, corpus, save_path=save_path,
+                   log=lambda _: None)
     monkeypatch.undo()
     assert tf.train.latest_checkpoint(save_path) == latest
     # ... and the run goes on from it once there is room again.
-    results = train_and_evaluate(config, corpus, save_path=save_path,
-                                 log=lambda _: None)
+    results = train_tiny(config, corpus, save_path=save_path,
+                         log=lambda _: None)
     assert len(results["epochs"]) == 2
 
 

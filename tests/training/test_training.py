@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from tests.helpers import (first_batch, nth_line_in_epoch, run_until,
-                           tiny_config, train_one_step, update_norm,
-                           write_corpus)
+                           tiny_config, train_one_step, train_tiny,
+                           update_norm, write_corpus)
 
 from ptb_tf.options import RunOptions, resolve_auto
 from ptb_tf.training.losses import sequence_cost
@@ -91,9 +91,9 @@ def test_long_window_exact_evaluation_equals_step_one(corpus):
 def test_train_and_evaluate_writes_results(corpus, tmp_path):
     config = tiny_config(corpus)
     lines = []
-    results = train_and_evaluate(config, corpus,
-                                 save_path=str(tmp_path / "run"),
-                                 log=lines.append)
+    results = train_tiny(config, corpus,
+                         save_path=str(tmp_path / "run"),
+                         log=lines.append)
     assert [epoch["epoch"] for epoch in results["epochs"]] == [1, 2]
     assert [epoch["learning_rate"] for epoch in results["epochs"]] == [1.0, 0.5]
     first, second = results["epochs"]
@@ -117,8 +117,8 @@ def test_character_tokens_are_reported_in_bits_per_character(tmp_path):
                                              valid=text * 5, test=text * 5))
     assert split_tokens(text, "word")[:3] == ["t", "h", "e"]
     lines = []
-    results = train_and_evaluate(tiny_config(corpus, max_max_epoch=1), corpus,
-                                 log=lines.append)
+    results = train_tiny(tiny_config(corpus, max_max_epoch=1), corpus,
+                         log=lines.append)
     assert lines[-1].endswith(" bits per character)")
     assert results["token_unit"] == "character"
     assert results["test_bits_per_token"] == pytest.approx(
@@ -157,13 +157,13 @@ def test_resume_mid_epoch_gives_exactly_the_uninterrupted_results(
 def test_resume_after_a_stopped_run_continues_where_it_stopped(corpus,
                                                                tmp_path):
     config = tiny_config(corpus, max_max_epoch=3)
-    straight = train_and_evaluate(config, corpus, save_path=str(tmp_path / "a"),
-                                  log=lambda line: None)
+    straight = train_tiny(config, corpus, save_path=str(tmp_path / "a"),
+                          log=lambda line: None)
     run_until(config, corpus, str(tmp_path / "b"),
               lambda line: line.startswith("Epoch: 2 Learning rate"))
     lines = []
-    resumed = train_and_evaluate(config, corpus, save_path=str(tmp_path / "b"),
-                                 log=lines.append)
+    resumed = train_tiny(config, corpus, save_path=str(tmp_path / "b"),
+                         log=lines.append)
     assert lines[0].startswith("Resuming from") and "epoch 2, batch 0" in lines[0]
     assert not any(line.startswith("Epoch: 1 ") for line in lines)
     for key in ("train_perplexity", "valid_perplexity"):
@@ -178,7 +178,7 @@ def test_resume_after_a_stopped_run_continues_where_it_stopped(corpus,
 def test_fast_paths_train_to_the_same_perplexities(corpus, rnn_mode,
                                                    jit_compile):
     config = tiny_config(corpus)
-    keras_run = train_and_evaluate(config, corpus, log=lambda _: None)
+    keras_run = train_tiny(config, corpus, log=lambda _: None)
     fast_run = train_and_evaluate(config, corpus, log=lambda _: None,
                                   rnn_mode=rnn_mode, jit_compile=jit_compile)
     for key in ("train_perplexity", "valid_perplexity", "test_perplexity"):
@@ -188,9 +188,9 @@ def test_fast_paths_train_to_the_same_perplexities(corpus, rnn_mode,
 @pytest.mark.slow
 def test_mixed_bfloat16_trains_to_about_the_float32_perplexities(corpus):
     config = tiny_config(corpus)
-    float32_run = train_and_evaluate(config, corpus, log=lambda _: None)
-    bfloat16_run = train_and_evaluate(config, corpus, log=lambda _: None,
-                                      precision="mixed_bfloat16")
+    float32_run = train_tiny(config, corpus, log=lambda _: None)
+    bfloat16_run = train_tiny(config, corpus, log=lambda _: None,
+                              precision="mixed_bfloat16")
     assert bfloat16_run["precision"] == "mixed_bfloat16"
     for key in ("train_perplexity", "valid_perplexity", "test_perplexity"):
         assert bfloat16_run[key] == pytest.approx(float32_run[key], rel=0.03), key
