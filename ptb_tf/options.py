@@ -153,12 +153,13 @@ class RunOptions:
         return None
 
 
-def resolve_auto(options: RunOptions, on_gpu: bool) -> RunOptions:
+def resolve_auto(options: RunOptions, on_gpu: bool,
+                 one_device: bool = True) -> RunOptions:
     """options with rnn_mode "auto" made concrete for the hardware.
 
     On a GPU: keras (Keras's layers run cuDNN's kernels). On a CPU:
     unrolled, compiled with XLA when training runs on one device (XLA does
-    not compile a strategy's replica step): the fastest float32 path
+    not compile a tf.distribute strategy's replica step): the fastest float32 path
     measured on a CPU for every preset, the test config's epoch 4x faster
     than keras (docs/performance.md). Other modes are returned unchanged.
     """
@@ -166,6 +167,5 @@ def resolve_auto(options: RunOptions, on_gpu: bool) -> RunOptions:
         return options
     if on_gpu:
         return dataclasses.replace(options, rnn_mode="keras")
-    return dataclasses.replace(
-        options, rnn_mode="unrolled",
-        jit_compile=options.jit_compile or options.strategy == "default")
+    return dataclasses.replace(options, rnn_mode="unrolled",
+                               jit_compile=options.jit_compile or one_device)

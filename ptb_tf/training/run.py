@@ -66,7 +66,8 @@ class TrainingRun:
         if problem:
             raise ValueError(problem)
         options = resolve_auto(
-            options, on_gpu=bool(tf.config.list_physical_devices("GPU")))
+            options, on_gpu=bool(tf.config.list_physical_devices("GPU")),
+            one_device=strategy is None)
         # In a multi-worker cluster only the chief writes the run folder;
         # the others save into a folder of their own, then drop it.
         self.chief = strategy is None or strategy.extended.should_checkpoint

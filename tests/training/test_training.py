@@ -217,9 +217,8 @@ def test_auto_is_keras_on_a_gpu_and_unrolled_with_xla_on_a_cpu():
     assert resolve_auto(auto, on_gpu=False) == dataclasses.replace(
         auto, rnn_mode="unrolled", jit_compile=True)
     # XLA does not compile a strategy's replica step.
-    mirrored = RunOptions(strategy="mirrored")
-    assert resolve_auto(mirrored, on_gpu=False) == dataclasses.replace(
-        mirrored, rnn_mode="unrolled")
+    assert resolve_auto(auto, on_gpu=False, one_device=False) == \
+        dataclasses.replace(auto, rnn_mode="unrolled")
     chosen = RunOptions(rnn_mode="keras")
     assert resolve_auto(chosen, on_gpu=False) is chosen
 
