@@ -178,7 +178,8 @@ def test_resume_after_a_stopped_run_continues_where_it_stopped(corpus,
 def test_fast_paths_train_to_the_same_perplexities(corpus, rnn_mode,
                                                    jit_compile):
     config = tiny_config(corpus)
-    keras_run = train_tiny(config, corpus, log=lambda _: None)
+    keras_run = train_and_evaluate(config, corpus, log=lambda _: None,
+                                   rnn_mode="keras")
     fast_run = train_and_evaluate(config, corpus, log=lambda _: None,
                                   rnn_mode=rnn_mode, jit_compile=jit_compile)
     for key in ("train_perplexity", "valid_perplexity", "test_perplexity"):
@@ -188,9 +189,11 @@ def test_fast_paths_train_to_the_same_perplexities(corpus, rnn_mode,
 @pytest.mark.slow
 def test_mixed_bfloat16_trains_to_about_the_float32_perplexities(corpus):
     config = tiny_config(corpus)
-    float32_run = train_tiny(config, corpus, log=lambda _: None)
-    bfloat16_run = train_tiny(config, corpus, log=lambda _: None,
-                              precision="mixed_bfloat16")
+    float32_run = train_and_evaluate(config, corpus, log=lambda _: None,
+                                     rnn_mode="keras")
+    bfloat16_run = train_and_evaluate(config, corpus, log=lambda _: None,
+                                      rnn_mode="keras",
+                                      precision="mixed_bfloat16")
     assert bfloat16_run["precision"] == "mixed_bfloat16"
     for key in ("train_perplexity", "valid_perplexity", "test_perplexity"):
         assert bfloat16_run[key] == pytest.approx(float32_run[key], rel=0.03), key
