@@ -27,7 +27,7 @@ from ptb_tf.config import HELP, HYPERPARAMETERS, PRESETS, Config
 from ptb_tf.corpus.layout import check_batchable
 from ptb_tf.corpus.splits import load_corpus
 from ptb_tf.errors import UsageError, UserError
-from ptb_tf.options import (PROGRESS, RunOptions, choice_problem,
+from ptb_tf.options import (AUTO, PROGRESS, RunOptions, choice_problem,
                             tutorial_rnn_mode)
 
 
@@ -61,7 +61,7 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                   str: flags.DEFINE_string, bool: flags.DEFINE_bool}[kind]
         define(name, None, HELP[name] + " Default: from --model.",
                flag_values=flag_values)
-    flags.DEFINE_string("rnn_mode", "auto",
+    flags.DEFINE_string("rnn_mode", AUTO,
                         "How the recurrent layers run: auto (keras on a GPU, "
                         "unrolled with XLA on a CPU: the fastest measured on "
                         "each), keras (Keras's LSTM, "

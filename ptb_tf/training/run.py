@@ -17,7 +17,7 @@ from ptb_tf.config import Config, learning_rate_for_epoch
 from ptb_tf.corpus.layout import chunk_size, num_batches
 from ptb_tf.corpus.splits import Corpus
 from ptb_tf.errors import UserError
-from ptb_tf.options import RunOptions, resolve_auto
+from ptb_tf.options import AUTO, RunOptions, resolve_auto
 from ptb_tf.training import checkpoints
 from ptb_tf.training import distributed
 from ptb_tf.training import results as results_lib
@@ -320,7 +320,7 @@ def _trainer(config: Config, options: RunOptions,
 def train_and_evaluate(config: Config, corpus: Corpus,
                        save_path: Optional[str] = None, seed: int = 0,
                        eval_window: int = 500, log: Log = print,
-                       command: str = "", rnn_mode: str = "auto",
+                       command: str = "", rnn_mode: str = AUTO,
                        jit_compile: bool = False,
                        precision: str = "float32", checkpoint_every: int = 0,
                        on_nan: str = "stop", verbosity: int = 2,
