@@ -7,12 +7,17 @@ checks run without it.
 
 import dataclasses
 import errno
+import functools
 import json
+import locale
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 
 import numpy as np
 import pytest
@@ -80,11 +85,91 @@ def tiny_config(corpus, **changes):
 
 # -- Commands in a subprocess -------------------------------------------------
 
-def run_module(module, *args, stdin=None, timeout=300, **kwargs):
-    """`python -m ptb_tf.MODULE ARGS` from the repository; text output."""
-    return subprocess.run([sys.executable, "-m", f"ptb_tf.{module}", *args],
-                          cwd=REPO_ROOT, capture_output=True, text=True,
-                          input=stdin, timeout=timeout, **kwargs)
+def run_module(module, *args, **kwargs):
+    """`python -m ptb_tf.MODULE ARGS` from the repository (run_python_module)."""
+    return run_python_module(f"ptb_tf.{module}", *args, **kwargs)
+
+
+def run_python_module(module, *args, stdin=None, timeout=300, env=None,
+                      fresh=False):
+    """`python -m MODULE ARGS` from the repository; text output.
+
+    The command runs in a child forked by this worker's command server
+    (tests/command_server.py), which imported TensorFlow once, unless
+    `fresh` or `env` changes what TensorFlow reads at import: then in a new
+    Python. The result's `fresh` says which."""
+    env = dict(os.environ if env is None else env)
+    if fresh or _changes_tensorflow_import(env):
+        result = subprocess.run(
+            [sys.executable, "-m", module, *args], cwd=REPO_ROOT,
+            capture_output=True, text=True, input=stdin, timeout=timeout,
+            env=env)
+        result.fresh = True
+        return result
+    return _command_server().run([module, *args], env, stdin, timeout)
+
+
+# Read by TensorFlow, Keras or the dynamic loader when TensorFlow is imported.
+_IMPORT_TIME_PREFIXES = ("TF_", "KERAS_", "CUDA_", "XLA_", "OMP_", "MKL",
+                         "LD_", "PYTHON")
+
+
+def _changes_tensorflow_import(env):
+    names = {name for name in set(env) | set(os.environ)
+             if name.startswith(_IMPORT_TIME_PREFIXES)}
+    return any(env.get(name) != os.environ.get(name) for name in names)
+
+
+class _CommandServer:
+    """The client of tests/command_server.py: one server per pytest worker,
+    one command at a time."""
+
+    def __init__(self):
+        requests_read, self._requests = os.pipe()
+        self._answers, answers_write = os.pipe()
+        self._process = subprocess.Popen(
+            [sys.executable, os.path.join(REPO_ROOT, "tests", "command_server.py"),
+             str(requests_read), str(answers_write)],
+            pass_fds=(requests_read, answers_write), cwd=REPO_ROOT)
+        os.close(requests_read)
+        os.close(answers_write)
+        self._lock = threading.Lock()
+
+    def run(self, argv, env, stdin, timeout):
+        from tests import command_server  # pylint: disable=import-outside-toplevel
+        with tempfile.TemporaryDirectory() as folder, self._lock:
+            paths = {name: os.path.join(folder, name)
+                     for name in ("stdin", "stdout", "stderr")}
+            for name, path in paths.items():
+                with open(path, "w", encoding="utf-8") as file:
+                    file.write((stdin or "") if name == "stdin" else "")
+            command_server.write_message(
+                self._requests, dict(argv=[os.fsdecode(arg) for arg in argv],
+                                     cwd=REPO_ROOT, env=env, **paths))
+            pid = command_server.read_message(self._answers)
+            ready, _, _ = select.select([self._answers], [], [], timeout)
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+            returncode = command_server.read_message(self._answers)
+            stdout, stderr = (_read_text(paths[name]) for name in ("stdout", "stderr"))
+        if not ready:
+            raise subprocess.TimeoutExpired(argv, timeout, stdout, stderr)
+        result = subprocess.CompletedProcess(argv, returncode, stdout, stderr)
+        result.fresh = False
+        return result
+
+
+def _read_text(path):
+    """A file's text as subprocess's text mode gives it (universal newlines)."""
+    with open(path, encoding=locale.getpreferredencoding(False)) as file:
+        return file.read()
+
+
+@functools.lru_cache(maxsize=None)
+def _command_server():
+    """Started at the worker's first command; it ends with the worker (its
+    requests pipe closes)."""
+    return _CommandServer()
 
 
 def start_module(module, *args):
@@ -122,6 +207,10 @@ def assert_user_error(result, *fragments, only_line=True):
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     if only_line:
+        # "The only line" means TensorFlow did not start: only a new Python
+        # would print its start-up lines, not the command server's child.
+        assert getattr(result, "fresh", True), \
+            "check an error found before TensorFlow starts with run_module(..., fresh=True)"
         assert len(lines) == 1, result.stderr
     assert lines[-1].startswith("error: "), result.stderr
     for fragment in fragments:

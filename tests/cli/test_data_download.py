@@ -4,13 +4,11 @@ import hashlib
 import http.server
 import io
 import os
-import subprocess
-import sys
 import tarfile
 import threading
 
 import pytest
-from tests.helpers import (REPO_ROOT, TINY_TEST, TINY_TRAIN, TINY_VALID,
+from tests.helpers import (TINY_TEST, TINY_TRAIN, TINY_VALID,
                            assert_user_error, run_module)
 
 from ptb_tf.corpus import ptb
@@ -117,7 +115,7 @@ def test_download_verifies_and_extracts(server, tmp_path, folder_flag,
 
 def test_an_old_flag_name_beside_its_new_one_is_refused(tmp_path):
     result = run_module("data", "download", f"--dest={tmp_path}",
-                        f"--data_path={tmp_path}")
+                        f"--data_path={tmp_path}", fresh=True)
     assert_user_error(result, "--dest is the old name of --data_path; pass "
                               "only --data_path")
 
@@ -197,12 +195,9 @@ def test_train_without_data_flags_downloads_real_ptb_into_the_cache(
 
         def train():
             # --vocab_size=5 stops it right after reading the data.
-            return subprocess.run(
-                [sys.executable, "-m", "ptb_tf.train", "--model=test",
-                 "--vocab_size=5",
-                 f"--download_url={running.url('/simple-examples.tgz')}"],
-                cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-                env=env)
+            return run_module(
+                "train", "--model=test", "--vocab_size=5",
+                f"--download_url={running.url('/simple-examples.tgz')}", env=env)
 
         result = train()
         assert "gives 10000 words but --vocab_size=5" in result.stderr

@@ -2,12 +2,10 @@
 
 import json
 import os
-import subprocess
-import sys
 
 from absl import flags
 import pytest
-from tests.helpers import (REPO_ROOT, TINY_FLAGS, assert_user_error,
+from tests.helpers import (TINY_FLAGS, assert_user_error,
                            run_module, write_corpus)
 
 from ptb_tf import train
@@ -24,7 +22,7 @@ from ptb_tf.errors import UsageError
 ])
 def test_bad_data_files(tmp_path, files, fragments):
     folder = write_corpus(tmp_path / "data", **files)
-    result = run_module("train", f"--data_path={folder}", *TINY_FLAGS)
+    result = run_module("train", f"--data_path={folder}", *TINY_FLAGS, fresh=True)
     assert_user_error(result, *fragments)
     assert result.returncode == 1
 
@@ -85,7 +83,7 @@ def test_bad_flag_values_are_usage_errors(tiny_corpus_path, flag, fragment):
 def test_a_bad_flag_value_is_one_line_and_exit_2(tiny_corpus_path, flag,
                                                   fragment):
     result = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
-                        flag)
+                        flag, fresh=True)
     assert_user_error(result, fragment)
     assert result.returncode == 2
 
@@ -93,19 +91,18 @@ def test_a_bad_flag_value_is_one_line_and_exit_2(tiny_corpus_path, flag,
 def test_missing_data_path_and_folder(tmp_path):
     # No data flag: PTB from the cache folder, downloaded first; here from a
     # port where nothing listens.
-    result = subprocess.run(
-        [sys.executable, "-m", "ptb_tf.train", *TINY_FLAGS,
-         "--download_url=http://127.0.0.1:9/simple-examples.tgz"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
-        env=dict(os.environ, PTB_TF_CACHE=str(tmp_path / "cache")))
+    result = run_module("train", *TINY_FLAGS,
+                        "--download_url=http://127.0.0.1:9/simple-examples.tgz",
+                        env=dict(os.environ, PTB_TF_CACHE=str(tmp_path / "cache")),
+                        fresh=True)
     assert_user_error(result, "download of http://127.0.0.1:9/", "run again")
     assert os.listdir(tmp_path / "cache" / "ptb") == []
-    assert_user_error(run_module("train", f"--data_path={tmp_path}/none", *TINY_FLAGS),
+    assert_user_error(run_module("train", f"--data_path={tmp_path}/none", *TINY_FLAGS, fresh=True),
                                  "data folder not found")
 
 
 def test_vocab_size_that_does_not_match_the_data(tiny_corpus_path):
-    result = run_module("train", f"--data_path={tiny_corpus_path}", "--model=test")
+    result = run_module("train", f"--data_path={tiny_corpus_path}", "--model=test", fresh=True)
     assert_user_error(result, "gives 12 words but --vocab_size=10000",
                       "--vocab_size=12")
 
@@ -114,10 +111,10 @@ def test_unwritable_save_path(tiny_corpus_path, tmp_path):
     a_file = tmp_path / "file"
     a_file.write_text("mine")
     result = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
-                        f"--save_path={a_file}")
+                        f"--save_path={a_file}", fresh=True)
     assert_user_error(result, "is a file, not a folder")
     result = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
-                        f"--save_path={a_file}/below")
+                        f"--save_path={a_file}/below", fresh=True)
     assert_user_error(result, "cannot create --save_path")
     assert a_file.read_text() == "mine"
 
@@ -155,7 +152,7 @@ def test_run_resume_and_refusal_of_another_config(tiny_corpus_path, tmp_path):
     # More epochs is another config: refused, and the run is left as it was.
     config_before = (save_path / "config.json").read_text()
     other = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
-                       "--hidden_size=5", f"--save_path={save_path}")
+                       "--hidden_size=5", f"--save_path={save_path}", fresh=True)
     assert_user_error(other, "holds a model with another config",
                       "hidden_size 4 -> 5")
     assert (save_path / "config.json").read_text() == config_before
@@ -172,7 +169,7 @@ def test_save_path_with_another_vocabulary(tiny_corpus_path, tmp_path):
                          train=open(f"{tiny_corpus_path}/ptb.train.txt").read()
                          .replace("zebra", "x").replace("cat", "cow"))
     result = run_module("train", f"--data_path={other}", *TINY_FLAGS,
-                        "--max_max_epoch=1", f"--save_path={save_path}")
+                        "--max_max_epoch=1", f"--save_path={save_path}", fresh=True)
     assert_user_error(result, "holds a model with another vocabulary")
 
 
@@ -189,30 +186,23 @@ def test_char_level_run_on_one_compressed_text_file(tmp_path):
     words = (tmp_path / "run" / "vocab.txt").read_text(encoding="utf-8").split("\n")
     assert "宇" in words and "<eos>" in words
     # Export, then generate and score characters from the run and the export.
-    export = subprocess.run(
-        [sys.executable, "-m", "ptb_tf.export", f"--save_path={tmp_path / 'run'}",
-         f"--export_dir={tmp_path / 'export'}"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    export = run_module("export", f"--save_path={tmp_path / 'run'}",
+                        f"--export_dir={tmp_path / 'export'}")
     assert export.returncode == 0, export.stderr[-2000:]
     metadata = json.loads((tmp_path / "export" / "1" / "assets.extra" /
                            "ptb_tf.json").read_text())
     assert metadata["level"] == "char" and "limits" in metadata
     for source in (f"--save_path={tmp_path / 'run'}",
                    f"--saved_model={tmp_path / 'export'}"):
-        generated = subprocess.run(
-            [sys.executable, "-m", "ptb_tf.generate", source, "--prefix=想要",
-             "--num_words=6", "--seed=1"],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+        generated = run_module("generate", source, "--prefix=想要",
+                               "--num_words=6", "--seed=1")
         assert generated.returncode == 0, generated.stderr[-2000:]
         log_prob, text = generated.stdout.split("\t", 1)
         assert float(log_prob) < 0
         # Six characters (a line break for each <eos>), no spaces between.
         assert text.startswith("想要") and len(text.rstrip("\n")) <= 8
         assert " " not in text
-        scored = subprocess.run(
-            [sys.executable, "-m", "ptb_tf.score", source, "--input=-"],
-            input="想要和你\n", cwd=REPO_ROOT, capture_output=True, text=True,
-            timeout=300)
+        scored = run_module("score", source, "--input=-", stdin="想要和你\n")
         assert scored.returncode == 0, scored.stderr[-2000:]
         assert scored.stdout.splitlines()[0].split("\t")[1] == "5"  # 4 + <eos>
 
@@ -221,7 +211,7 @@ def test_a_results_file_that_is_a_folder_is_refused_before_training(
         tiny_corpus_path, tmp_path):
     result = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
                         f"--results_file={tmp_path}",
-                       f"--save_path={tmp_path / 'run'}")
+                       f"--save_path={tmp_path / 'run'}", fresh=True)
     assert_user_error(result, f"--results_file={tmp_path} is a folder")
     assert result.returncode == 1
     assert not (tmp_path / "run").exists()  # refused before the run folder
@@ -261,8 +251,10 @@ def test_use_fp16_is_mixed_float16_and_says_so(tiny_corpus_path, capsys):
 @pytest.mark.slow
 def test_a_run_without_save_path_warns_first_that_it_keeps_nothing(
         tiny_corpus_path):
+    # fresh: first means before TensorFlow's start-up lines.
     result = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS,
-                        "--max_max_epoch=1", "--use_fp16", "--rnn_mode=BASIC")
+                        "--max_max_epoch=1", "--use_fp16", "--rnn_mode=BASIC",
+                        fresh=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stderr.splitlines()[0].startswith(
         "warning: no --save_path: this run keeps nothing")

@@ -1,11 +1,9 @@
 """The Kneser-Ney baseline: proper distributions, and the command line."""
 
 import math
-import subprocess
-import sys
 
 import pytest
-from tests.helpers import REPO_ROOT
+from tests.helpers import run_module
 
 from ptb_tf.model.kneser_ney import KneserNey, _discounts
 
@@ -53,15 +51,12 @@ def test_log_probability_is_the_sum_over_predictions(corpus):
 
 def test_command_line_prints_valid_and_test_perplexity(tiny_corpus_path, tmp_path):
     results = tmp_path / "ngram.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "ptb_tf.ngram", f"--data_path={tiny_corpus_path}",
-         "--order=3", f"--results_file={results}"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    result = run_module("ngram", f"--data_path={tiny_corpus_path}", "--order=3",
+                        f"--results_file={results}")
     assert result.returncode == 0, result.stderr
     assert "Valid Perplexity:" in result.stdout
     assert "Test Perplexity:" in result.stdout
-    bad = subprocess.run(
-        [sys.executable, "-m", "ptb_tf.ngram", f"--data_path={tiny_corpus_path}",
-         "--order=0"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    bad = run_module("ngram", f"--data_path={tiny_corpus_path}", "--order=0",
+                     fresh=True)  # the only line: before TensorFlow starts
     assert bad.returncode == 2
     assert bad.stderr.strip() == "error: --order must be >= 1. Received: order=0"

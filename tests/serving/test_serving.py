@@ -9,6 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
+from tests.helpers import run_python_module
 
 from ptb_tf import run_dir
 from ptb_tf.config import PRESETS
@@ -167,8 +168,8 @@ def test_fresh_process_reload_matches_the_keras_model(trained, tmp_path):
 
 
 def run_cli(*args):
-    return subprocess.run(["saved_model_cli", *args], capture_output=True,
-                           text=True, timeout=300)
+    """TensorFlow's `saved_model_cli ARGS` (its console script runs this module)."""
+    return run_python_module("tensorflow.python.tools.saved_model_cli", *args)
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ import time
 import types
 
 import pytest
-from tests.helpers import REPO_ROOT, nth_line_in_epoch, tiny_config
+from tests.helpers import REPO_ROOT, nth_line_in_epoch, run_module, tiny_config
 
 from ptb_tf.errors import UserError
 from ptb_tf.training import checkpoints
@@ -244,10 +244,8 @@ def test_two_workers_stopped_twice_resume_to_the_uninterrupted_weights(
     # The other worker's copies went to a folder of its own, now gone.
     assert not [name for name in os.listdir(cluster.temp)
                 if name.startswith("ptb_tf-worker-")]
-    result = subprocess.run(
-        [sys.executable, "-m", "ptb_tf.export", f"--save_path={save_path}",
-         f"--export_dir={tmp_path / 'export'}"], cwd=REPO_ROOT,
-        capture_output=True, text=True, timeout=300)
+    result = run_module("export", f"--save_path={save_path}",
+                        f"--export_dir={tmp_path / 'export'}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert os.listdir(tmp_path / "export") == ["1"]
 
@@ -296,10 +294,9 @@ def test_a_lost_worker_stops_the_other_in_one_line_and_both_resume(
 
 @pytest.mark.slow
 def test_mirrored_without_gpus_says_so(tiny_corpus_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "ptb_tf.train", f"--data_path={tiny_corpus_path}",
-         "--model=test", "--vocab_size=0", "--batch_size=4", "--num_gpus=2"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    result = run_module("train", f"--data_path={tiny_corpus_path}",
+                        "--model=test", "--vocab_size=0", "--batch_size=4",
+                        "--num_gpus=2")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         "error: --num_gpus=2 but this machine has 0 GPU(s) TensorFlow can use")

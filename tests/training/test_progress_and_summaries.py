@@ -3,12 +3,10 @@
 import glob
 import math
 import os
-import subprocess
-import sys
 
 import pytest
 import tensorflow as tf
-from tests.helpers import REPO_ROOT, tiny_config, train_tiny
+from tests.helpers import run_module, tiny_config, train_tiny
 
 from ptb_tf.training import summaries
 
@@ -88,12 +86,9 @@ def test_verbosity(corpus, verbosity, expected):
 @pytest.mark.slow
 def test_progress_bar_and_verbosity_from_the_command_line(tiny_corpus_path):
     def train(flag):
-        result = subprocess.run(
-            [sys.executable, "-m", "ptb_tf.train",
-             f"--data_path={tiny_corpus_path}", "--model=test",
-             "--vocab_size=0", "--batch_size=4", "--num_steps=3",
-             "--hidden_size=4", flag],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+        result = run_module("train", f"--data_path={tiny_corpus_path}",
+                            "--model=test", "--vocab_size=0", "--batch_size=4",
+                            "--num_steps=3", "--hidden_size=4", flag)
         assert result.returncode == 0, result.stderr[-2000:]
         return result.stdout
 

@@ -36,7 +36,13 @@ def random_text(words: int, seed: int) -> str:
     return "".join(lines)
 
 
-# ~1000 batches an epoch: long enough for a kill to land mid-epoch.
+def kill_corpus(folder):
+    """A corpus for KILL_FLAGS: 400 batches an epoch, a progress line and a
+    checkpoint every 40, so a kill after a progress line lands mid-epoch."""
+    return write_corpus(folder, train=random_text(8000, 0),
+                        valid=random_text(1000, 1), test=random_text(1000, 2))
+
+
 KILL_FLAGS = ["--model=test", "--vocab_size=0", "--batch_size=4",
               "--num_steps=5", "--hidden_size=8", "--num_layers=2",
               "--keep_prob=0.5", "--max_epoch=1", "--max_max_epoch=3",
@@ -47,8 +53,7 @@ KILL_FLAGS = ["--model=test", "--vocab_size=0", "--batch_size=4",
 @pytest.mark.slow
 def test_sigkill_twice_mid_epoch_then_resume_gives_the_uninterrupted_results(
         tmp_path):
-    data = write_corpus(tmp_path / "data", train=random_text(20000, 0),
-                        valid=random_text(3000, 1), test=random_text(3000, 2))
+    data = kill_corpus(tmp_path / "data")
     flags = [f"--data_path={data}", *KILL_FLAGS]
     straight = run_module("train", *flags, f"--save_path={tmp_path / 'straight'}")
     assert straight.returncode == 0, straight.stderr[-2000:]
@@ -165,7 +170,7 @@ def test_save_path_trained_on_other_data_is_refused_before_tensorflow(
     first = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS, save_path)
     assert first.returncode == 0, first.stderr
     changed = write_corpus(tmp_path / "changed", valid=" the dog sat \n" * 10)
-    result = run_module("train", f"--data_path={changed}", *TINY_FLAGS, save_path)
+    result = run_module("train", f"--data_path={changed}", *TINY_FLAGS, save_path, fresh=True)
     assert_user_error(result, "holds a model trained on other data (valid split)")
 
 
@@ -233,7 +238,7 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_last_good_one(
     ("--on_nan=restore", "--on_nan=restore needs --save_path"),
 ])
 def test_bad_reliability_flags_exit_2(tiny_corpus_path, flag, fragment):
-    result = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS, flag)
+    result = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS, flag, fresh=True)
     assert_user_error(result, fragment)
     assert result.returncode == 2
 
@@ -252,10 +257,8 @@ def test_soak_reports_memory_per_epoch(tmp_path):
     data = write_corpus(tmp_path / "data", train=random_text(4000, 0),
                         valid=random_text(1000, 1), test=random_text(500, 2))
     output = tmp_path / "soak.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "ptb_tf.soak", f"--data_path={data}",
-         "--epochs=3", f"--results_file={output}"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    result = run_module("soak", f"--data_path={data}", "--epochs=3",
+                        f"--results_file={output}")
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.load(open(output))
     assert [row["epoch"] for row in report["epochs"]] == [1, 2, 3]
@@ -267,8 +270,7 @@ def test_soak_reports_memory_per_epoch(tmp_path):
 
 @pytest.mark.slow
 def test_one_training_per_folder_and_a_killed_holder_is_taken_over(tmp_path):
-    data = write_corpus(tmp_path / "data", train=random_text(20000, 0),
-                        valid=random_text(3000, 1), test=random_text(3000, 2))
+    data = kill_corpus(tmp_path / "data")
     flags = [f"--data_path={data}", *KILL_FLAGS,
              f"--save_path={tmp_path / 'run'}"]
     first = start_module("train", *flags)
@@ -277,7 +279,7 @@ def test_one_training_per_folder_and_a_killed_holder_is_taken_over(tmp_path):
         lines.append(line)
         if " perplexity: " in line:
             break
-    second = run_module("train", *flags)
+    second = run_module("train", *flags, fresh=True)
     assert_user_error(second, "is in use by another training (pid "
                       f"{first.pid} on ")
     assert "Traceback" not in second.stderr
