@@ -1,19 +1,22 @@
 """A process that has imported TensorFlow once and forks one child per
-command: `python -m ptb_tf.X ARGS` for the tests, without paying TensorFlow's
-import (3.5-5 s on 2 cores, 12 s beside a training run) in every command.
+command (`python -m MODULE ARGS`, `-c CODE ARGS` or `SCRIPT ARGS`), so that
+the tests do not pay TensorFlow's import (3.5-5 s on 2 cores, 12 s beside a
+training run) in every command.
 
-helpers.run_module starts one per pytest worker and sends it requests. Each
-child is a fresh process as far as a command can tell: its own pid, the
-request's working folder, environment, stdin, stdout and stderr, the module
-run as __main__ with sys.argv as `python -m` sets it, its exit code or signal
-reported. What differs from `python -m`: TensorFlow and Keras were imported
-before the command ran (with the server's environment; helpers.run_module
-runs a real subprocess when a request changes a variable TensorFlow reads
-at import), so TensorFlow's start-up lines are not in the child's stderr.
+tests/helpers.py starts one per pytest worker (helpers.ForkedProcess is the
+client). Each child is a fresh process as far as a command can tell: its own
+pid, the request's working folder, environment, stdin, stdout and stderr (the
+client's pipes, passed over the socket), the module, code or script run as
+__main__ with sys.argv and sys.path[0] as python sets them, its exit code or
+signal reported. What differs from a new python: TensorFlow and Keras were
+imported before the command ran, with the server's environment (the client
+runs a new python when a request changes a variable read at import), so
+TensorFlow's start-up lines are not in the child's stderr.
 
-Protocol, over fds given on the command line: a request is a pickled dict
-(argv, cwd, env, stdin, stdout, stderr: file paths), length-prefixed; the
-server answers each with the child's pid, then its returncode.
+Protocol, over a SOCK_SEQPACKET socket whose fd is the one argument: a pickled
+request per message. {"start": {argv, cwd, env}} (argv: what follows
+`python`) with three fds (stdin, stdout, stderr) is answered with the child's
+pid, right away; {"wait": pid} with its returncode once it has ended.
 
 Nothing here runs a TensorFlow op: the runtime's threads start in each child,
 not before the fork.
@@ -25,53 +28,33 @@ import io
 import os
 import pickle
 import runpy
-import struct
+import socket
 import sys
+import tempfile
 import traceback
 
-
-def read_message(fd):
-    """One length-prefixed pickle from fd, or None at end of file."""
-    header = os.read(fd, 4)
-    if not header:
-        return None
-    (size,) = struct.unpack("!I", header)
-    data = b""
-    while len(data) < size:
-        data += os.read(fd, size - len(data))
-    return pickle.loads(data)
+MAX_MESSAGE = 1 << 20  # a request: argv and environment
 
 
-def write_message(fd, message):
-    data = pickle.dumps(message)
-    os.write(fd, struct.pack("!I", len(data)) + data)
-
-
-def run_child(request, server_fds):
+def run_child(request, fds, server):
     """In the forked child: becomes the command's process, runs it, exits."""
-    for fd in server_fds:
+    server.close()
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
         os.close(fd)
-    for fd, path, mode in ((0, request["stdin"], os.O_RDONLY),
-                           (1, request["stdout"], os.O_WRONLY),
-                           (2, request["stderr"], os.O_WRONLY)):
-        opened = os.open(path, mode)
-        os.dup2(opened, fd)
-        os.close(opened)
     # New stdio objects on the new fds (the server's may hold buffered data),
-    # with Python's defaults for files.
+    # with Python's defaults for pipes and files.
     sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
     sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False))
     sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False),
                                   errors="backslashreplace", line_buffering=True)
     os.chdir(request["cwd"])
-    sys.path[0] = os.getcwd()  # as `python -m` sets it: the package from cwd
     os.environ.clear()
     os.environ.update(request["env"])
-    module, *args = request["argv"]
-    sys.argv = [module, *args]
+    tempfile.tempdir = None  # TMPDIR is read again, as a new Python would
     code = 0
     try:
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
+        run_as_main(request["argv"])
     except SystemExit as stop:
         if stop.code is None:
             code = 0
@@ -91,22 +74,49 @@ def run_child(request, server_fds):
         os._exit(code)  # pylint: disable=protected-access
 
 
-def serve(requests_fd, answers_fd):
+def run_as_main(argv):
+    """What `python ARGV` runs: `-m MODULE ARGS`, `-c CODE ARGS` or
+    `SCRIPT ARGS`, with sys.argv and sys.path[0] set as python sets them."""
+    if argv[0] == "-m":
+        module, *args = argv[1:]
+        sys.argv = [module, *args]
+        sys.path[0] = os.getcwd()
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    elif argv[0] == "-c":
+        code, *args = argv[1:]
+        sys.argv = ["-c", *args]
+        sys.path[0] = ""
+        exec(compile(code, "<string>", "exec"), {"__name__": "__main__"})  # pylint: disable=exec-used
+    else:
+        sys.argv = list(argv)
+        sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
+        runpy.run_path(argv[0], run_name="__main__")
+
+
+def serve(server):
+    ended = {}  # pid -> returncode, reaped before anyone asked
     while True:
-        request = read_message(requests_fd)
-        if request is None:
+        data, fds, _, _ = socket.recv_fds(server, MAX_MESSAGE, 3)
+        if not data:
             return
+        request = pickle.loads(data)
+        if "wait" in request:
+            pid = request["wait"]
+            while pid not in ended:
+                done, status = os.waitpid(-1, 0)
+                ended[done] = os.waitstatus_to_exitcode(status)
+            server.send(pickle.dumps(ended.pop(pid)))
+            continue
         pid = os.fork()
         if pid == 0:
-            run_child(request, (requests_fd, answers_fd))
-        write_message(answers_fd, pid)
-        _, status = os.waitpid(pid, 0)
-        write_message(answers_fd, os.waitstatus_to_exitcode(status))
+            run_child(request["start"], fds, server)
+        for fd in fds:
+            os.close(fd)
+        server.send(pickle.dumps(pid))
 
 
 if __name__ == "__main__":
     # Imported before any fork: the cost every command would pay again.
-    # (Not at the top: helpers imports this module for its protocol.)
     for preloaded in ("tensorflow", "keras"):
         importlib.import_module(preloaded)
-    serve(int(sys.argv[1]), int(sys.argv[2]))
+    serve(socket.socket(fileno=int(sys.argv[1])))

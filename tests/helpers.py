@@ -11,12 +11,13 @@ import functools
 import json
 import locale
 import os
+import pickle
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
-import tempfile
 import threading
 
 import numpy as np
@@ -86,13 +87,14 @@ def tiny_config(corpus, **changes):
 # -- Commands in a subprocess -------------------------------------------------
 
 def run_module(module, *args, **kwargs):
-    """`python -m ptb_tf.MODULE ARGS` from the repository (run_python_module)."""
-    return run_python_module(f"ptb_tf.{module}", *args, **kwargs)
+    """`python -m ptb_tf.MODULE ARGS` from the repository (run_python)."""
+    return run_python("-m", f"ptb_tf.{module}", *args, **kwargs)
 
 
-def run_python_module(module, *args, stdin=None, timeout=300, env=None,
-                      fresh=False):
-    """`python -m MODULE ARGS` from the repository; text output.
+def run_python(*argv, stdin=None, timeout=300, env=None, fresh=False):
+    """`python ARGV` (`-m MODULE ARGS` or `SCRIPT ARGS`) from the repository,
+    run to its end; text output, as subprocess.run(capture_output=True,
+    text=True) gives it.
 
     The command runs in a child forked by this worker's command server
     (tests/command_server.py), which imported TensorFlow once, unless
@@ -101,82 +103,152 @@ def run_python_module(module, *args, stdin=None, timeout=300, env=None,
     env = dict(os.environ if env is None else env)
     if fresh or _changes_tensorflow_import(env):
         result = subprocess.run(
-            [sys.executable, "-m", module, *args], cwd=REPO_ROOT,
-            capture_output=True, text=True, input=stdin, timeout=timeout,
-            env=env)
+            [sys.executable, *argv], cwd=REPO_ROOT, capture_output=True,
+            text=True, input=stdin, timeout=timeout, env=env)
         result.fresh = True
         return result
-    return _command_server().run([module, *args], env, stdin, timeout)
+    process = ForkedProcess(argv, env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stdout, stderr = process.communicate(stdin or "", timeout=timeout)
+    result = subprocess.CompletedProcess(process.args, process.returncode,
+                                         stdout, stderr)
+    result.fresh = False
+    return result
 
 
-# Read by TensorFlow, Keras or the dynamic loader when TensorFlow is imported.
+def start_module(module, *args, env=None, stderr=subprocess.DEVNULL):
+    """`python -m ptb_tf.MODULE ARGS`, started (forked as run_python does): its stdout a pipe of text lines, stderr dropped unless a pipe is
+    asked for."""
+    env = dict(os.environ if env is None else env)
+    if _changes_tensorflow_import(env):
+        return subprocess.Popen(
+            [sys.executable, "-m", f"ptb_tf.{module}", *args], cwd=REPO_ROOT,
+            env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    return ForkedProcess(["-m", f"ptb_tf.{module}", *args], env,
+                         stdout=subprocess.PIPE, stderr=stderr)
+
+
+# Read by TensorFlow, Keras or the dynamic loader when TensorFlow is
+# imported (TF_CONFIG is read later, when a strategy finds its cluster).
 _IMPORT_TIME_PREFIXES = ("TF_", "KERAS_", "CUDA_", "XLA_", "OMP_", "MKL",
                          "LD_", "PYTHON")
+_READ_AFTER_IMPORT = ("TF_CONFIG",)
 
 
 def _changes_tensorflow_import(env):
     names = {name for name in set(env) | set(os.environ)
-             if name.startswith(_IMPORT_TIME_PREFIXES)}
+             if name.startswith(_IMPORT_TIME_PREFIXES)
+             and name not in _READ_AFTER_IMPORT}
     return any(env.get(name) != os.environ.get(name) for name in names)
 
 
+class ForkedProcess:
+    """A command forked by this worker's command server, used as a
+    subprocess.Popen in text mode is: pid, args, returncode, stdin, stdout
+    and stderr (pipes, or None for DEVNULL), send_signal, kill, wait and
+    communicate. One difference: a timeout kills the command (the server
+    answers one request at a time)."""
+
+    def __init__(self, argv, env, stdin=subprocess.DEVNULL,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE):
+        self.args = [os.fsdecode(arg) for arg in argv]
+        self.returncode = None
+        ours, theirs = [], []
+        for ours_writes, how in ((True, stdin), (False, stdout), (False, stderr)):
+            if how == subprocess.PIPE:
+                read, write = os.pipe()
+                mine, child = (write, read) if ours_writes else (read, write)
+                ours.append(open(mine, "w" if ours_writes else "r",
+                                 encoding=locale.getpreferredencoding(False)))
+                theirs.append(child)
+            else:
+                assert how == subprocess.DEVNULL, how
+                ours.append(None)
+                theirs.append(os.open(os.devnull, os.O_RDWR))
+        self.stdin, self.stdout, self.stderr = ours
+        self.pid = _command_server().start(self.args, env, theirs)
+
+    def send_signal(self, sig):
+        if self.returncode is None:
+            os.kill(self.pid, sig)
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+    def wait(self, timeout=None):
+        if self.returncode is None:
+            self.returncode = _command_server().wait(self.pid, timeout)
+            if self.returncode is None:
+                raise subprocess.TimeoutExpired(self.args, timeout)
+        return self.returncode
+
+    def communicate(self, input=None, timeout=None):  # pylint: disable=redefined-builtin
+        """Writes input, reads stdout and stderr to their ends (threads, so
+        that no pipe fills), waits; returns (stdout, stderr)."""
+        outputs = {}
+
+        def read(name, stream):
+            outputs[name] = stream.read()
+            stream.close()
+
+        def write(stream):
+            with stream:
+                stream.write(input or "")
+
+        threads = [threading.Thread(target=read, args=(name, stream))
+                   for name, stream in (("stdout", self.stdout),
+                                        ("stderr", self.stderr)) if stream]
+        if self.stdin:
+            threads.append(threading.Thread(target=write, args=(self.stdin,)))
+        for thread in threads:
+            thread.start()
+        try:
+            self.wait(timeout)
+        finally:
+            for thread in threads:
+                thread.join()
+        return outputs.get("stdout"), outputs.get("stderr")
+
+
 class _CommandServer:
-    """The client of tests/command_server.py: one server per pytest worker,
-    one command at a time."""
+    """The client of tests/command_server.py: one server per pytest worker."""
 
     def __init__(self):
-        requests_read, self._requests = os.pipe()
-        self._answers, answers_write = os.pipe()
+        self._socket, theirs = socket.socketpair(socket.AF_UNIX,
+                                                 socket.SOCK_SEQPACKET)
         self._process = subprocess.Popen(
             [sys.executable, os.path.join(REPO_ROOT, "tests", "command_server.py"),
-             str(requests_read), str(answers_write)],
-            pass_fds=(requests_read, answers_write), cwd=REPO_ROOT)
-        os.close(requests_read)
-        os.close(answers_write)
+             str(theirs.fileno())], pass_fds=(theirs.fileno(),), cwd=REPO_ROOT)
+        theirs.close()
         self._lock = threading.Lock()
 
-    def run(self, argv, env, stdin, timeout):
-        from tests import command_server  # pylint: disable=import-outside-toplevel
-        with tempfile.TemporaryDirectory() as folder, self._lock:
-            paths = {name: os.path.join(folder, name)
-                     for name in ("stdin", "stdout", "stderr")}
-            for name, path in paths.items():
-                with open(path, "w", encoding="utf-8") as file:
-                    file.write((stdin or "") if name == "stdin" else "")
-            command_server.write_message(
-                self._requests, dict(argv=[os.fsdecode(arg) for arg in argv],
-                                     cwd=REPO_ROOT, env=env, **paths))
-            pid = command_server.read_message(self._answers)
-            ready, _, _ = select.select([self._answers], [], [], timeout)
+    def start(self, argv, env, fds):
+        """Forks `python ARGV` on the child's stdin, stdout and stderr fds
+        (closed here once sent); returns its pid."""
+        request = {"start": dict(argv=argv, cwd=REPO_ROOT, env=env)}
+        with self._lock:
+            socket.send_fds(self._socket, [pickle.dumps(request)], fds)
+            for fd in fds:
+                os.close(fd)
+            return pickle.loads(self._socket.recv(1 << 16))
+
+    def wait(self, pid, timeout):
+        """The returncode of pid once it ends; None, with pid killed, after
+        `timeout` seconds."""
+        with self._lock:
+            self._socket.send(pickle.dumps({"wait": pid}))
+            ready, _, _ = select.select([self._socket], [], [], timeout)
             if not ready:
                 os.kill(pid, signal.SIGKILL)
-            returncode = command_server.read_message(self._answers)
-            stdout, stderr = (_read_text(paths[name]) for name in ("stdout", "stderr"))
-        if not ready:
-            raise subprocess.TimeoutExpired(argv, timeout, stdout, stderr)
-        result = subprocess.CompletedProcess(argv, returncode, stdout, stderr)
-        result.fresh = False
-        return result
-
-
-def _read_text(path):
-    """A file's text as subprocess's text mode gives it (universal newlines)."""
-    with open(path, encoding=locale.getpreferredencoding(False)) as file:
-        return file.read()
+            returncode = pickle.loads(self._socket.recv(1 << 16))
+        return returncode if ready else None
 
 
 @functools.lru_cache(maxsize=None)
 def _command_server():
     """Started at the worker's first command; it ends with the worker (its
-    requests pipe closes)."""
+    socket closes)."""
     return _CommandServer()
-
-
-def start_module(module, *args):
-    """The same, started: its stdout a pipe of text lines, stderr dropped."""
-    return subprocess.Popen(
-        [sys.executable, "-m", f"ptb_tf.{module}", *args], cwd=REPO_ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
 def kill_after(process, stop_at):

@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
-from tests.helpers import run_python_module
+from tests.helpers import run_python
 
 from ptb_tf import run_dir
 from ptb_tf.config import PRESETS
@@ -169,7 +169,7 @@ def test_fresh_process_reload_matches_the_keras_model(trained, tmp_path):
 
 def run_cli(*args):
     """TensorFlow's `saved_model_cli ARGS` (its console script runs this module)."""
-    return run_python_module("tensorflow.python.tools.saved_model_cli", *args)
+    return run_python("-m", "tensorflow.python.tools.saved_model_cli", *args)
 
 
 @pytest.mark.slow

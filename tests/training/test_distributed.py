@@ -15,7 +15,8 @@ import time
 import types
 
 import pytest
-from tests.helpers import REPO_ROOT, nth_line_in_epoch, run_module, tiny_config
+from tests.helpers import (REPO_ROOT, nth_line_in_epoch, run_module,
+                           run_python, start_module, tiny_config)
 
 from ptb_tf.errors import UserError
 from ptb_tf.training import checkpoints
@@ -117,10 +118,8 @@ MIRRORED_CHECK = textwrap.dedent("""
     ("float32", 1e-5), ("mixed_bfloat16", 1e-2), ("mixed_float16", 1e-3)])
 def test_mirrored_steps_equal_single_device_steps(tiny_corpus_path, precision,
                                                   tolerance):
-    result = subprocess.run([sys.executable, "-c", MIRRORED_CHECK,
-                             tiny_corpus_path, precision, str(tolerance)],
-                            cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=300)
+    result = run_python("-c", MIRRORED_CHECK, tiny_corpus_path, precision,
+                        str(tolerance))
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.startswith("OK")
 
@@ -150,11 +149,9 @@ class Cluster:
             env = dict(os.environ, TMPDIR=str(self.temp), TF_CONFIG=json.dumps({
                 "cluster": {"worker": self.workers},
                 "task": {"type": "worker", "index": index}}))
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "ptb_tf.train", *self.flags,
-                 f"--results_file={self.results_file(index)}"],
-                cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True))
+            processes.append(start_module(
+                "train", *self.flags, f"--results_file={self.results_file(index)}",
+                env=env, stderr=subprocess.PIPE))
         return processes
 
     def results_file(self, index):
@@ -280,11 +277,8 @@ def test_a_lost_worker_stops_the_other_in_one_line_and_both_resume(
         process.kill()
         process.communicate()
     # And on one device: the checkpoint's state is the global batch's.
-    alone = subprocess.Popen(
-        [sys.executable, "-m", "ptb_tf.train",
-         *[flag for flag in cluster.flags if flag != "--strategy=multi_worker"]],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        text=True)
+    alone = start_module(
+        "train", *[flag for flag in cluster.flags if flag != "--strategy=multi_worker"])
     lines = [alone.stdout.readline() for _ in range(2)]
     alone.kill()
     alone.communicate()
