@@ -92,9 +92,9 @@ def run_module(module, *args, **kwargs):
 
 
 def run_python(*argv, stdin=None, timeout=300, env=None, fresh=False):
-    """`python ARGV` (`-m MODULE ARGS` or `SCRIPT ARGS`) from the repository,
-    run to its end; text output, as subprocess.run(capture_output=True,
-    text=True) gives it.
+    """`python ARGV` (`-m MODULE ARGS`, `-c CODE ARGS` or `SCRIPT ARGS`)
+    from the repository, run to its end; text output, as
+    subprocess.run(capture_output=True, text=True) gives it.
 
     The command runs in a child forked by this worker's command server
     (tests/command_server.py), which imported TensorFlow once, unless
@@ -117,8 +117,9 @@ def run_python(*argv, stdin=None, timeout=300, env=None, fresh=False):
 
 
 def start_module(module, *args, env=None, stderr=subprocess.DEVNULL):
-    """`python -m ptb_tf.MODULE ARGS`, started (forked as run_python does): its stdout a pipe of text lines, stderr dropped unless a pipe is
-    asked for."""
+    """`python -m ptb_tf.MODULE ARGS`, started (forked as run_python does):
+    its stdout a pipe of text lines, stderr dropped unless a pipe is asked
+    for."""
     env = dict(os.environ if env is None else env)
     if _changes_tensorflow_import(env):
         return subprocess.Popen(
@@ -143,8 +144,8 @@ def _changes_tensorflow_import(env):
 
 
 class ForkedProcess:
-    """A command forked by this worker's command server, used as a
-    subprocess.Popen in text mode is: pid, args, returncode, stdin, stdout
+    """A command forked by this worker's command server, with what the tests
+    use of a text-mode subprocess.Popen: pid, args, returncode, stdin, stdout
     and stderr (pipes, or None for DEVNULL), send_signal, kill, wait and
     communicate. One difference: a timeout kills the command (the server
     answers one request at a time)."""
