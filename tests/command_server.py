@@ -3,12 +3,12 @@ command (`python -m MODULE ARGS`, `-c CODE ARGS` or `SCRIPT ARGS`), so that
 the tests do not pay TensorFlow's import (3.5-5 s on 2 cores, 12 s beside a
 training run) in every command.
 
-tests/helpers.py starts one per pytest worker (helpers.ForkedProcess is the
-client). Each child is a fresh process as far as a command can tell: its own
-pid, the request's working folder, environment, stdin, stdout and stderr (the
-client's pipes, passed over the socket), the module, code or script run as
-__main__ with sys.argv and sys.path[0] as python sets them, its exit code or
-signal reported. What differs from a new python: TensorFlow and Keras were
+tests/helpers.py starts one per pytest worker through ForkedProcess, the
+client at the end of this file. Each child is a fresh process as far as a
+command can tell: its own pid, the request's working folder, environment,
+stdin, stdout and stderr (the client's pipes, passed over the socket), the
+module, code or script run as __main__ with sys.argv and sys.path[0] as
+python sets them, its exit code or signal reported. What differs from a new python: TensorFlow and Keras were
 imported before the command ran, with the server's environment (the client
 runs a new python when a request changes a variable read at import), so
 TensorFlow's start-up lines are not in the child's stderr.
@@ -23,14 +23,20 @@ not before the fork.
 """
 
 import atexit
+import functools
 import importlib
 import io
+import locale
 import os
 import pickle
 import runpy
+import select
+import signal
 import socket
+import subprocess
 import sys
 import tempfile
+import threading
 import traceback
 
 MAX_MESSAGE = 1 << 20  # a request: argv and environment
@@ -113,6 +119,117 @@ def serve(server):
         for fd in fds:
             os.close(fd)
         server.send(pickle.dumps(pid))
+
+
+# -- The client (tests/helpers.py) --------------------------------------------
+
+class ForkedProcess:
+    """A command forked by this worker's command server, with what the tests
+    use of a text-mode subprocess.Popen: pid, args, returncode, stdin, stdout
+    and stderr (pipes, or None for DEVNULL), send_signal, kill, wait and
+    communicate. One difference: a timeout kills the command (the server
+    answers one request at a time)."""
+
+    def __init__(self, argv, cwd, env, stdin=subprocess.DEVNULL,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE):
+        self.args = [os.fsdecode(arg) for arg in argv]
+        self.returncode = None
+        ours, theirs = [], []
+        for ours_writes, how in ((True, stdin), (False, stdout), (False, stderr)):
+            if how == subprocess.PIPE:
+                read, write = os.pipe()
+                mine, child = (write, read) if ours_writes else (read, write)
+                ours.append(open(mine, "w" if ours_writes else "r",
+                                 encoding=locale.getpreferredencoding(False)))
+                theirs.append(child)
+            else:
+                assert how == subprocess.DEVNULL, how
+                ours.append(None)
+                theirs.append(os.open(os.devnull, os.O_RDWR))
+        self.stdin, self.stdout, self.stderr = ours
+        self.pid = _command_server().start(self.args, cwd, env, theirs)
+
+    def send_signal(self, sig):
+        if self.returncode is None:
+            os.kill(self.pid, sig)
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+    def wait(self, timeout=None):
+        if self.returncode is None:
+            self.returncode = _command_server().wait(self.pid, timeout)
+            if self.returncode is None:
+                raise subprocess.TimeoutExpired(self.args, timeout)
+        return self.returncode
+
+    def communicate(self, input=None, timeout=None):  # pylint: disable=redefined-builtin
+        """Writes input, reads stdout and stderr to their ends (threads, so
+        that no pipe fills), waits; returns (stdout, stderr)."""
+        outputs = {}
+
+        def read(name, stream):
+            outputs[name] = stream.read()
+            stream.close()
+
+        def write(stream):
+            with stream:
+                stream.write(input or "")
+
+        threads = [threading.Thread(target=read, args=(name, stream))
+                   for name, stream in (("stdout", self.stdout),
+                                        ("stderr", self.stderr)) if stream]
+        if self.stdin:
+            threads.append(threading.Thread(target=write, args=(self.stdin,)))
+        for thread in threads:
+            thread.start()
+        try:
+            self.wait(timeout)
+        finally:
+            for thread in threads:
+                thread.join()
+        return outputs.get("stdout"), outputs.get("stderr")
+
+
+class _CommandServer:
+    """The client of tests/command_server.py: one server per pytest worker."""
+
+    def __init__(self):
+        self._socket, theirs = socket.socketpair(socket.AF_UNIX,
+                                                 socket.SOCK_SEQPACKET)
+        self._process = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),))
+        theirs.close()
+        self._lock = threading.Lock()
+
+    def start(self, argv, cwd, env, fds):
+        """Forks `python ARGV` in cwd on the child's stdin, stdout and stderr
+        fds (closed here once sent); returns its pid."""
+        request = {"start": dict(argv=argv, cwd=cwd, env=env)}
+        with self._lock:
+            socket.send_fds(self._socket, [pickle.dumps(request)], fds)
+            for fd in fds:
+                os.close(fd)
+            return pickle.loads(self._socket.recv(1 << 16))
+
+    def wait(self, pid, timeout):
+        """The returncode of pid once it ends; None, with pid killed, after
+        `timeout` seconds."""
+        with self._lock:
+            self._socket.send(pickle.dumps({"wait": pid}))
+            ready, _, _ = select.select([self._socket], [], [], timeout)
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+            returncode = pickle.loads(self._socket.recv(1 << 16))
+        return returncode if ready else None
+
+
+@functools.lru_cache(maxsize=None)
+def _command_server():
+    """Started at the worker's first command; it ends with the worker (its
+    socket closes)."""
+    return _CommandServer()
 
 
 if __name__ == "__main__":

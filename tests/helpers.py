@@ -7,21 +7,16 @@ checks run without it.
 
 import dataclasses
 import errno
-import functools
 import json
-import locale
 import os
-import pickle
-import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
+from tests.command_server import ForkedProcess
 
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -107,7 +102,7 @@ def run_python(*argv, stdin=None, timeout=300, env=None, fresh=False):
             text=True, input=stdin, timeout=timeout, env=env)
         result.fresh = True
         return result
-    process = ForkedProcess(argv, env, stdin=subprocess.PIPE,
+    process = ForkedProcess(argv, REPO_ROOT, env, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     stdout, stderr = process.communicate(stdin or "", timeout=timeout)
     result = subprocess.CompletedProcess(process.args, process.returncode,
@@ -125,7 +120,7 @@ def start_module(module, *args, env=None, stderr=subprocess.DEVNULL):
         return subprocess.Popen(
             [sys.executable, "-m", f"ptb_tf.{module}", *args], cwd=REPO_ROOT,
             env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
-    return ForkedProcess(["-m", f"ptb_tf.{module}", *args], env,
+    return ForkedProcess(["-m", f"ptb_tf.{module}", *args], REPO_ROOT, env,
                          stdout=subprocess.PIPE, stderr=stderr)
 
 
@@ -141,115 +136,6 @@ def _changes_tensorflow_import(env):
              if name.startswith(_IMPORT_TIME_PREFIXES)
              and name not in _READ_AFTER_IMPORT}
     return any(env.get(name) != os.environ.get(name) for name in names)
-
-
-class ForkedProcess:
-    """A command forked by this worker's command server, with what the tests
-    use of a text-mode subprocess.Popen: pid, args, returncode, stdin, stdout
-    and stderr (pipes, or None for DEVNULL), send_signal, kill, wait and
-    communicate. One difference: a timeout kills the command (the server
-    answers one request at a time)."""
-
-    def __init__(self, argv, env, stdin=subprocess.DEVNULL,
-                 stdout=subprocess.PIPE, stderr=subprocess.PIPE):
-        self.args = [os.fsdecode(arg) for arg in argv]
-        self.returncode = None
-        ours, theirs = [], []
-        for ours_writes, how in ((True, stdin), (False, stdout), (False, stderr)):
-            if how == subprocess.PIPE:
-                read, write = os.pipe()
-                mine, child = (write, read) if ours_writes else (read, write)
-                ours.append(open(mine, "w" if ours_writes else "r",
-                                 encoding=locale.getpreferredencoding(False)))
-                theirs.append(child)
-            else:
-                assert how == subprocess.DEVNULL, how
-                ours.append(None)
-                theirs.append(os.open(os.devnull, os.O_RDWR))
-        self.stdin, self.stdout, self.stderr = ours
-        self.pid = _command_server().start(self.args, env, theirs)
-
-    def send_signal(self, sig):
-        if self.returncode is None:
-            os.kill(self.pid, sig)
-
-    def kill(self):
-        self.send_signal(signal.SIGKILL)
-
-    def wait(self, timeout=None):
-        if self.returncode is None:
-            self.returncode = _command_server().wait(self.pid, timeout)
-            if self.returncode is None:
-                raise subprocess.TimeoutExpired(self.args, timeout)
-        return self.returncode
-
-    def communicate(self, input=None, timeout=None):  # pylint: disable=redefined-builtin
-        """Writes input, reads stdout and stderr to their ends (threads, so
-        that no pipe fills), waits; returns (stdout, stderr)."""
-        outputs = {}
-
-        def read(name, stream):
-            outputs[name] = stream.read()
-            stream.close()
-
-        def write(stream):
-            with stream:
-                stream.write(input or "")
-
-        threads = [threading.Thread(target=read, args=(name, stream))
-                   for name, stream in (("stdout", self.stdout),
-                                        ("stderr", self.stderr)) if stream]
-        if self.stdin:
-            threads.append(threading.Thread(target=write, args=(self.stdin,)))
-        for thread in threads:
-            thread.start()
-        try:
-            self.wait(timeout)
-        finally:
-            for thread in threads:
-                thread.join()
-        return outputs.get("stdout"), outputs.get("stderr")
-
-
-class _CommandServer:
-    """The client of tests/command_server.py: one server per pytest worker."""
-
-    def __init__(self):
-        self._socket, theirs = socket.socketpair(socket.AF_UNIX,
-                                                 socket.SOCK_SEQPACKET)
-        self._process = subprocess.Popen(
-            [sys.executable, os.path.join(REPO_ROOT, "tests", "command_server.py"),
-             str(theirs.fileno())], pass_fds=(theirs.fileno(),), cwd=REPO_ROOT)
-        theirs.close()
-        self._lock = threading.Lock()
-
-    def start(self, argv, env, fds):
-        """Forks `python ARGV` on the child's stdin, stdout and stderr fds
-        (closed here once sent); returns its pid."""
-        request = {"start": dict(argv=argv, cwd=REPO_ROOT, env=env)}
-        with self._lock:
-            socket.send_fds(self._socket, [pickle.dumps(request)], fds)
-            for fd in fds:
-                os.close(fd)
-            return pickle.loads(self._socket.recv(1 << 16))
-
-    def wait(self, pid, timeout):
-        """The returncode of pid once it ends; None, with pid killed, after
-        `timeout` seconds."""
-        with self._lock:
-            self._socket.send(pickle.dumps({"wait": pid}))
-            ready, _, _ = select.select([self._socket], [], [], timeout)
-            if not ready:
-                os.kill(pid, signal.SIGKILL)
-            returncode = pickle.loads(self._socket.recv(1 << 16))
-        return returncode if ready else None
-
-
-@functools.lru_cache(maxsize=None)
-def _command_server():
-    """Started at the worker's first command; it ends with the worker (its
-    socket closes)."""
-    return _CommandServer()
 
 
 def kill_after(process, stop_at):
