@@ -123,6 +123,27 @@ def serve(server):
 
 # -- The client (tests/helpers.py) --------------------------------------------
 
+# The environment the server imports TensorFlow with: the worker's when this
+# module is first imported (monkeypatching os.environ later changes nothing).
+_SERVER_ENVIRONMENT = dict(os.environ)
+
+# Read by TensorFlow, Keras or the dynamic loader when TensorFlow is
+# imported (TF_CONFIG is read later, when a strategy finds its cluster).
+_IMPORT_TIME_PREFIXES = ("TF_", "KERAS_", "CUDA_", "XLA_", "OMP_", "MKL",
+                         "LD_", "PYTHON")
+_READ_AFTER_IMPORT = ("TF_CONFIG",)
+
+
+def changes_tensorflow_import(env):
+    """Whether a command's environment differs from the server's in a
+    variable read at import: then a forked child would not be what a new
+    python with env is."""
+    names = {name for name in set(env) | set(_SERVER_ENVIRONMENT)
+             if name.startswith(_IMPORT_TIME_PREFIXES)
+             and name not in _READ_AFTER_IMPORT}
+    return any(env.get(name) != _SERVER_ENVIRONMENT.get(name) for name in names)
+
+
 class ForkedProcess:
     """A command forked by this worker's command server, with what the tests
     use of a text-mode subprocess.Popen: pid, args, returncode, stdin, stdout
@@ -199,7 +220,7 @@ class _CommandServer:
                                                  socket.SOCK_SEQPACKET)
         self._process = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),))
+            pass_fds=(theirs.fileno(),), env=_SERVER_ENVIRONMENT)
         theirs.close()
         self._lock = threading.Lock()
 

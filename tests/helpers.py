@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 import pytest
-from tests.command_server import ForkedProcess
+from tests.command_server import ForkedProcess, changes_tensorflow_import
 
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -96,7 +96,7 @@ def run_python(*argv, stdin=None, timeout=300, env=None, fresh=False):
     `fresh` or `env` changes what TensorFlow reads at import: then in a new
     Python. The result's `fresh` says which."""
     env = dict(os.environ if env is None else env)
-    if fresh or _changes_tensorflow_import(env):
+    if fresh or changes_tensorflow_import(env):
         result = subprocess.run(
             [sys.executable, *argv], cwd=REPO_ROOT, capture_output=True,
             text=True, input=stdin, timeout=timeout, env=env)
@@ -116,26 +116,12 @@ def start_module(module, *args, env=None, stderr=subprocess.DEVNULL):
     its stdout a pipe of text lines, stderr dropped unless a pipe is asked
     for."""
     env = dict(os.environ if env is None else env)
-    if _changes_tensorflow_import(env):
+    if changes_tensorflow_import(env):
         return subprocess.Popen(
             [sys.executable, "-m", f"ptb_tf.{module}", *args], cwd=REPO_ROOT,
             env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
     return ForkedProcess(["-m", f"ptb_tf.{module}", *args], REPO_ROOT, env,
                          stdout=subprocess.PIPE, stderr=stderr)
-
-
-# Read by TensorFlow, Keras or the dynamic loader when TensorFlow is
-# imported (TF_CONFIG is read later, when a strategy finds its cluster).
-_IMPORT_TIME_PREFIXES = ("TF_", "KERAS_", "CUDA_", "XLA_", "OMP_", "MKL",
-                         "LD_", "PYTHON")
-_READ_AFTER_IMPORT = ("TF_CONFIG",)
-
-
-def _changes_tensorflow_import(env):
-    names = {name for name in set(env) | set(os.environ)
-             if name.startswith(_IMPORT_TIME_PREFIXES)
-             and name not in _READ_AFTER_IMPORT}
-    return any(env.get(name) != os.environ.get(name) for name in names)
 
 
 def kill_after(process, stop_at):
