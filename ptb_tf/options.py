@@ -160,8 +160,9 @@ def resolve_auto(options: RunOptions, on_gpu: bool,
     On a GPU: keras (Keras's layers run cuDNN's kernels). On a CPU:
     unrolled, compiled with XLA when training runs on one device (XLA does
     not compile a tf.distribute strategy's replica step): the fastest
-    float32 path measured on a CPU for every preset, the test config's epoch 4x faster
-    than keras (docs/performance.md). Other modes are returned unchanged.
+    float32 path measured on a CPU for every preset, the test config's
+    epoch 4x faster than keras (docs/performance.md). Other modes are
+    returned unchanged.
     """
     if options.rnn_mode != AUTO:
         return options

@@ -8,10 +8,11 @@ client at the end of this file. Each child is a fresh process as far as a
 command can tell: its own pid, the request's working folder, environment,
 stdin, stdout and stderr (the client's pipes, passed over the socket), the
 module, code or script run as __main__ with sys.argv and sys.path[0] as
-python sets them, its exit code or signal reported. What differs from a new python: TensorFlow and Keras were
-imported before the command ran, with the server's environment (the client
-runs a new python when a request changes a variable read at import), so
-TensorFlow's start-up lines are not in the child's stderr.
+python sets them, its exit code or signal reported. What differs from a new
+python: TensorFlow and Keras were imported before the command ran, with the
+server's environment (the client runs a new python when a request changes a
+variable read at import), so TensorFlow's start-up lines are not in the
+child's stderr.
 
 Protocol, over a SOCK_SEQPACKET socket whose fd is the one argument: a pickled
 request per message. {"start": {argv, cwd, env}} (argv: what follows
@@ -92,7 +93,8 @@ def run_as_main(argv):
         code, *args = argv[1:]
         sys.argv = ["-c", *args]
         sys.path[0] = ""
-        exec(compile(code, "<string>", "exec"), {"__name__": "__main__"})  # pylint: disable=exec-used
+        # pylint: disable-next=exec-used
+        exec(compile(code, "<string>", "exec"), {"__name__": "__main__"})
     else:
         sys.argv = list(argv)
         sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))

@@ -97,12 +97,14 @@ def test_missing_data_path_and_folder(tmp_path):
                         fresh=True)
     assert_user_error(result, "download of http://127.0.0.1:9/", "run again")
     assert os.listdir(tmp_path / "cache" / "ptb") == []
-    assert_user_error(run_module("train", f"--data_path={tmp_path}/none", *TINY_FLAGS, fresh=True),
-                                 "data folder not found")
+    assert_user_error(run_module("train", f"--data_path={tmp_path}/none",
+                                 *TINY_FLAGS, fresh=True),
+                      "data folder not found")
 
 
 def test_vocab_size_that_does_not_match_the_data(tiny_corpus_path):
-    result = run_module("train", f"--data_path={tiny_corpus_path}", "--model=test", fresh=True)
+    result = run_module("train", f"--data_path={tiny_corpus_path}", "--model=test",
+                        fresh=True)
     assert_user_error(result, "gives 12 words but --vocab_size=10000",
                       "--vocab_size=12")
 

@@ -170,7 +170,8 @@ def test_save_path_trained_on_other_data_is_refused_before_tensorflow(
     first = run_module("train", f"--data_path={tiny_corpus_path}", *TINY_FLAGS, save_path)
     assert first.returncode == 0, first.stderr
     changed = write_corpus(tmp_path / "changed", valid=" the dog sat \n" * 10)
-    result = run_module("train", f"--data_path={changed}", *TINY_FLAGS, save_path, fresh=True)
+    result = run_module("train", f"--data_path={changed}", *TINY_FLAGS, save_path,
+                        fresh=True)
     assert_user_error(result, "holds a model trained on other data (valid split)")
 
 
