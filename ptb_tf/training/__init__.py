@@ -2,6 +2,7 @@
 
     losses.py       the tutorial's sequence cost and a sampled softmax
     trainer.py      Trainer: the compiled train and eval loops over chunks
+    sgd.py          the tutorial's clipped SGD, one pass over each weight
     distributed.py  the same steps data-parallel under tf.distribute
     checkpoints.py  RunState (where a run stands), Saver (latest and best)
     models.py       build_model, load_model (a run's checkpoint)

@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from ptb_tf import cluster
 from ptb_tf.errors import UserError
-from ptb_tf.training.trainer import Trainer, zero_unless
+from ptb_tf.training.trainer import Trainer
 
 
 # What a collective raises when a peer is gone: its connection reset
@@ -245,3 +245,11 @@ class DistributedTrainer(Trainer):
         with tf.control_dependencies([ran]):
             state = self._first(self.strategy.run(self._gather_state))
         return ran, total_cost, state, finite, total_norm
+
+
+def zero_unless(condition, gradient):
+    """The gradient where condition holds, else zeros of its shape."""
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.IndexedSlices(zero_unless(condition, gradient.values),
+                                gradient.indices, gradient.dense_shape)
+    return tf.where(condition, gradient, tf.zeros_like(gradient))

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from ptb_tf.training.losses import sampled_cost, sequence_cost
+from ptb_tf.training.sgd import apply_clipped_sgd
 
 from ptb_tf import config as config_lib
 from ptb_tf.corpus.datasets import chunk_dataset, sequential_windows
@@ -125,13 +126,9 @@ class Trainer:
             # if the scaled gradients overflowed (then the scale halves).
             self.optimizer.apply(scaled, variables)
             return cost, new_state, tf.linalg.global_norm(scaled) / scale
-        gradients = tape.gradient(cost, variables)
-        clipped, global_norm = tf.clip_by_global_norm(
-            gradients, self.config.max_grad_norm)
-        finite = tf.math.is_finite(cost) & tf.math.is_finite(global_norm)
-        # Zero gradients leave plain SGD's weights exactly as they were.
-        self.optimizer.apply([zero_unless(finite, gradient)
-                              for gradient in clipped], variables)
+        global_norm = apply_clipped_sgd(
+            self.optimizer, variables, tape.gradient(cost, variables),
+            self.config.max_grad_norm, tf.math.is_finite(cost))
         return cost, new_state, global_norm
 
     def training_cost(self, inputs, targets, state):
@@ -253,10 +250,3 @@ class Trainer:
             total_cost += float(cost)
         return math.exp(total_cost / (len(ids) - 1))
 
-
-def zero_unless(condition, gradient):
-    """The gradient where condition holds, else zeros of its shape."""
-    if isinstance(gradient, tf.IndexedSlices):
-        return tf.IndexedSlices(zero_unless(condition, gradient.values),
-                                gradient.indices, gradient.dense_shape)
-    return tf.where(condition, gradient, tf.zeros_like(gradient))
