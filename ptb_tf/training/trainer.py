@@ -77,6 +77,7 @@ class Trainer:
                  jit_compile: bool = False):
         self.model = model
         self.config = config
+        self.jit_compile = jit_compile
         # float16 gradients underflow without loss scaling: Keras's
         # LossScaleOptimizer multiplies the loss by a dynamic scale, divides
         # the gradients by it, and skips (and halves the scale) on overflow;
@@ -140,7 +141,8 @@ class Trainer:
             return sampled_cost(self.model, outputs, targets,
                                 self.config.num_sampled), new_state
         logits, new_state = self.model(inputs, state, training=True)
-        return sequence_cost(logits, targets), new_state
+        return sequence_cost(logits, targets,
+                             autodiff=self.jit_compile), new_state
 
     @tf.function
     def eval_step(self, inputs, targets, state):

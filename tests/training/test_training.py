@@ -13,21 +13,43 @@ from tests.helpers import (first_batch, nth_line_in_epoch, run_until,
                            update_norm, write_corpus)
 
 from ptb_tf.options import RunOptions, resolve_auto
-from ptb_tf.training.losses import sequence_cost
+from ptb_tf.training.losses import sequence_cost, token_nll
 from ptb_tf.training.models import build_model
 from ptb_tf.training.run import train_and_evaluate
 from ptb_tf.training.trainer import Trainer
 
 
-def test_sequence_cost_is_time_sum_of_batch_mean_nll():
+@pytest.mark.parametrize("autodiff", [False, True])
+def test_sequence_cost_is_time_sum_of_batch_mean_nll(autodiff):
     rng = np.random.RandomState(0)
     logits = rng.randn(3, 4, 7).astype(np.float32)
     targets = rng.randint(0, 7, (3, 4)).astype(np.int32)
     log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     nll = -np.take_along_axis(log_probs, targets[..., None], -1)[..., 0]
     expected = nll.mean(axis=0).sum()
-    assert float(sequence_cost(logits, targets)) == pytest.approx(expected,
-                                                                  rel=1e-5)
+    cost = sequence_cost(logits, targets, autodiff=autodiff)
+    assert float(cost) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(6,), (3, 4)])
+def test_token_nll_has_the_gradient_of_tensorflows_cross_entropy(shape):
+    rng = np.random.RandomState(1)
+    # Large logits (the max is subtracted), a target repeated, and an
+    # upstream gradient that differs per token.
+    logits = tf.constant(30 * rng.randn(*shape, 9), tf.float32)
+    targets = tf.constant(rng.randint(0, 3, shape), tf.int32)
+    upstream = tf.constant(rng.rand(*shape), tf.float32)
+    values, gradients = [], []
+    for nll in (token_nll, lambda x, y: (
+            tf.nn.sparse_softmax_cross_entropy_with_logits(y, x))):
+        with tf.GradientTape() as tape:
+            tape.watch(logits)
+            value = nll(logits, targets)
+        values.append(value.numpy())
+        gradients.append(tape.gradient(value, logits,
+                                       output_gradients=upstream).numpy())
+    np.testing.assert_allclose(values[0], values[1], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gradients[0], gradients[1], atol=1e-6)
 
 
 def test_one_train_step_lowers_the_loss(corpus):
