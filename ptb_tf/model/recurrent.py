@@ -126,9 +126,10 @@ def _unrolled_time_loop(operand_dtype):
         kernel = tf.cast(recurrent_kernel, operand_dtype)
         initial_h = h
         cells, outputs, gates = [c], [], []
-        for step in range(projected.shape[1]):
+        # One Unpack, not a strided slice per step.
+        for projected_step in tf.unstack(projected, axis=1):
             input_gate, forget_gate, candidate, output_gate = tf.split(
-                projected[:, step] + product(h, kernel), 4, -1)
+                projected_step + product(h, kernel), 4, -1)
             step_gates = (tf.sigmoid(input_gate), tf.sigmoid(forget_gate),
                           tf.tanh(candidate), tf.sigmoid(output_gate))
             i, f, g, o = step_gates
@@ -145,10 +146,11 @@ def _unrolled_time_loop(operand_dtype):
             if outputs_grad is None:
                 outputs_grad = tf.zeros_like(outputs_tensor)
             gates_grads = [None] * len(outputs)
+            outputs_grads = tf.unstack(outputs_grad, axis=1)
             for step in reversed(range(len(outputs))):
                 i, f, g, o = gates[step]
                 tanh_c = tf.tanh(cells[step + 1])
-                h_step = outputs_grad[:, step] + h_next
+                h_step = outputs_grads[step] + h_next
                 c_step = c_next + h_step * o * (1 - tanh_c * tanh_c)
                 gates_grads[step] = tf.concat([
                     c_step * g * i * (1 - i),
