@@ -251,4 +251,3 @@ class Trainer:
                 inputs, targets, tf.constant(len(inputs)), state)
             total_cost += float(cost)
         return math.exp(total_cost / (len(ids) - 1))
-
