@@ -86,42 +86,52 @@ def run_module(module, *args, **kwargs):
     return run_python("-m", f"ptb_tf.{module}", *args, **kwargs)
 
 
-def run_python(*argv, stdin=None, timeout=300, env=None, fresh=False):
+def start_python(*argv, env=None, fresh=False, stdin=subprocess.DEVNULL,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE):
     """`python ARGV` (`-m MODULE ARGS`, `-c CODE ARGS` or `SCRIPT ARGS`)
-    from the repository, run to its end; text output, as
-    subprocess.run(capture_output=True, text=True) gives it.
+    from the repository, started, with text pipes where asked for.
 
     The command runs in a child forked by this worker's command server
-    (tests/command_server.py), which imported TensorFlow once, unless
-    `fresh` or `env` changes what TensorFlow reads at import: then in a new
-    Python. The result's `fresh` says which."""
+    (tests/command_server.py), which imported TensorFlow once (a
+    ForkedProcess), unless `fresh` or `env` changes what TensorFlow reads at
+    import: then in a new Python (a subprocess.Popen). Its `fresh` says
+    which."""
     env = dict(os.environ if env is None else env)
     if fresh or changes_tensorflow_import(env):
-        result = subprocess.run(
-            [sys.executable, *argv], cwd=REPO_ROOT, capture_output=True,
-            text=True, input=stdin, timeout=timeout, env=env)
-        result.fresh = True
-        return result
-    process = ForkedProcess(argv, REPO_ROOT, env, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    stdout, stderr = process.communicate(stdin or "", timeout=timeout)
+        process = subprocess.Popen(
+            [sys.executable, *argv], cwd=REPO_ROOT, env=env, stdin=stdin,
+            stdout=stdout, stderr=stderr, text=True)
+        process.fresh = True
+    else:
+        process = ForkedProcess(argv, REPO_ROOT, env, stdin=stdin,
+                                stdout=stdout, stderr=stderr)
+        process.fresh = False
+    return process
+
+
+def run_python(*argv, stdin=None, timeout=300, env=None, fresh=False):
+    """start_python, run to its end; what subprocess.run(capture_output=True,
+    text=True) returns, and `fresh`."""
+    process = start_python(*argv, env=env, fresh=fresh,
+                           stdin=subprocess.PIPE)
+    try:
+        stdout, stderr = process.communicate(stdin or "", timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # As subprocess.run does: no command outlives its timeout.
+        process.kill()
+        process.wait()
+        raise
     result = subprocess.CompletedProcess(process.args, process.returncode,
                                          stdout, stderr)
-    result.fresh = False
+    result.fresh = process.fresh
     return result
 
 
 def start_module(module, *args, env=None, stderr=subprocess.DEVNULL):
-    """`python -m ptb_tf.MODULE ARGS`, started (forked as run_python does):
-    its stdout a pipe of text lines, stderr dropped unless a pipe is asked
-    for."""
-    env = dict(os.environ if env is None else env)
-    if changes_tensorflow_import(env):
-        return subprocess.Popen(
-            [sys.executable, "-m", f"ptb_tf.{module}", *args], cwd=REPO_ROOT,
-            env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
-    return ForkedProcess(["-m", f"ptb_tf.{module}", *args], REPO_ROOT, env,
-                         stdout=subprocess.PIPE, stderr=stderr)
+    """`python -m ptb_tf.MODULE ARGS`, started (start_python): its stdout a
+    pipe of text lines, stderr dropped unless a pipe is asked for."""
+    return start_python("-m", f"ptb_tf.{module}", *args, env=env,
+                        stderr=stderr)
 
 
 def kill_after(process, stop_at):
