@@ -181,8 +181,12 @@ class ForkedProcess:
 
     def wait(self, timeout=None):
         if self.returncode is None:
-            self.returncode = _command_server().wait(self.pid, timeout)
-            if self.returncode is None:
+            # Past the timeout the server has killed and reaped the command:
+            # its returncode is kept, so that kill() and wait() after the
+            # TimeoutExpired touch neither a reused pid nor the server.
+            self.returncode, timed_out = _command_server().wait(self.pid,
+                                                                timeout)
+            if timed_out:
                 raise subprocess.TimeoutExpired(self.args, timeout)
         return self.returncode
 
@@ -237,15 +241,15 @@ class _CommandServer:
             return pickle.loads(self._socket.recv(1 << 16))
 
     def wait(self, pid, timeout):
-        """The returncode of pid once it ends; None, with pid killed, after
-        `timeout` seconds."""
+        """pid's returncode once it ends, and whether `timeout` seconds
+        passed first (then pid was killed, and the code is SIGKILL's)."""
         with self._lock:
             self._socket.send(pickle.dumps({"wait": pid}))
             ready, _, _ = select.select([self._socket], [], [], timeout)
             if not ready:
                 os.kill(pid, signal.SIGKILL)
             returncode = pickle.loads(self._socket.recv(1 << 16))
-        return returncode if ready else None
+        return returncode, not ready
 
 
 @functools.lru_cache(maxsize=None)

@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 
+import pytest
+
 from tests.command_server import ForkedProcess
 from tests.helpers import REPO_ROOT, run_python
 
@@ -49,3 +51,16 @@ def test_a_variable_read_at_import_gets_a_new_python():
     # TF_CONFIG is read when a strategy looks for its cluster, after import.
     assert not run_python("-c", "pass",
                           env=dict(os.environ, TF_CONFIG="{}")).fresh
+
+
+def test_a_command_past_its_timeout_is_killed_and_the_server_goes_on():
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_python("-c", "import time; time.sleep(120)", timeout=1)
+    process = ForkedProcess(["-c", "import time; time.sleep(120)"], REPO_ROOT,
+                            dict(os.environ), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    with pytest.raises(subprocess.TimeoutExpired):
+        process.wait(timeout=1)
+    process.kill()  # already ended: nothing is signalled
+    assert process.wait() == -signal.SIGKILL
+    assert run_python("-c", "print('next')").stdout == "next\n"
