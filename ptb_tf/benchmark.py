@@ -64,7 +64,10 @@ def main(argv):
                          + " ".join(sys.argv[1:])}
     shapes = {"2048^3": (2048, 2048, 2048)}
     for name in FLAGS.configs:
-        shapes.update(speed.bound_shapes(name, speed.step_matmuls(PRESETS[name])))
+        for rnn_mode in sorted({parse_variant(variant)[0]
+                                for variant in FLAGS.variants}):
+            shapes.update(speed.bound_shapes(
+                name, speed.step_matmuls(PRESETS[name], rnn_mode)))
     inference_work = speed.inference_matmuls(PRESETS["small"])
     for workload, (matmuls, _) in inference_work.items():
         shapes.update(speed.bound_shapes(f"small {workload}", matmuls))
@@ -86,14 +89,14 @@ def main(argv):
         result = speed.train_rate(tf, corpus, config, FLAGS.windows,
                             FLAGS.batches_per_window, variant)
         # A bfloat16 run is measured against the bfloat16 matmul rates.
-        dtype_name = ("bfloat16" if parse_variant(variant)[2] == "mixed_bfloat16"
-                      else "float32")
+        rnn_mode, _, precision = parse_variant(variant)
+        dtype_name = "bfloat16" if precision == "mixed_bfloat16" else "float32"
         ceiling_of = report["matmul_gflops"][f"{dtype_name} 2048^3"]["median"]
         result["fraction_of_ceiling"] = result["gflops"] / ceiling_of
         result["ceiling_words_per_second"] = (ceiling_of * 1e9
                                               / speed.flops_per_word(config))
         bound = speed.shape_bound(name, config, report["matmul_gflops"],
-                                  dtype_name)
+                                  dtype_name, rnn_mode)
         result["bound_words_per_second"] = bound["words_per_second"]
         result["fraction_of_bound"] = (result["words_per_second"]
                                        / bound["words_per_second"])

@@ -32,16 +32,28 @@ def forward_matmuls(config, batch, length):
             "softmax": (1, (words, hidden, config.vocab_size))}
 
 
-def step_matmuls(config):
-    """The matmuls of one training batch, as {part: (count, (m, k, n))}: each
-    forward matmul (forward_matmuls) and the two of its backward pass (the
-    gradients of its input and of its weight), the shapes they run at."""
+def step_matmuls(config, rnn_mode="keras"):
+    """The matmuls of one training batch in rnn_mode, as {part: (count,
+    (m, k, n))}: each forward matmul (forward_matmuls) and the two of its
+    backward pass (the gradients of its input and of its weight), the shapes
+    they run at.
+
+    Autodiff of a loop over time computes the recurrent kernel's gradient as
+    T matmuls [H, B] x [B, 4H], summed. An LSTM in rnn_mode "unrolled" has
+    its own backward pass (recurrent._unrolled_time_loop), which computes it
+    as one matmul over all T steps, [H, B * T] x [B * T, 4H]: the same FLOPs
+    at the far higher rate of that shape, which its bound must charge.
+    """
     matmuls = {}
     for part, (count, (m, k, n)) in forward_matmuls(
             config, config.batch_size, config.num_steps).items():
         matmuls[f"{part} forward"] = (count, (m, k, n))
         matmuls[f"{part} input gradient"] = (count, (m, n, k))
         matmuls[f"{part} weight gradient"] = (count, (k, m, n))
+    if rnn_mode == "unrolled" and config.cell == "lstm":
+        _, (hidden, batch, gates) = matmuls.pop("recurrent weight gradient")
+        matmuls["recurrent weight gradient, all steps"] = (
+            config.num_layers, (hidden, batch * config.num_steps, gates))
     return matmuls
 
 
@@ -57,12 +69,12 @@ def matmul_seconds(workload, matmuls, rates, dtype_name):
     return sum(seconds.values()), seconds
 
 
-def shape_bound(name, config, rates, dtype_name):
-    """Training words/s of config `name` at its matmul bound (matmul_seconds
-    of step_matmuls): an upper bound these shapes can reach. Also the
-    seconds per batch of each part."""
-    total, seconds = matmul_seconds(name, step_matmuls(config), rates,
-                                    dtype_name)
+def shape_bound(name, config, rates, dtype_name, rnn_mode="keras"):
+    """Training words/s of config `name` in rnn_mode at its matmul bound
+    (matmul_seconds of step_matmuls): an upper bound these shapes can reach.
+    Also the seconds per batch of each part."""
+    total, seconds = matmul_seconds(name, step_matmuls(config, rnn_mode),
+                                    rates, dtype_name)
     return {"words_per_second": config.batch_size * config.num_steps / total,
             "seconds_per_batch": seconds}
 

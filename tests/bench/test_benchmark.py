@@ -116,6 +116,34 @@ def test_the_shape_bound_charges_each_matmul_at_its_own_rate():
         words / ((flops - recurrent) / 100e9 + recurrent / 10e9))
 
 
+def test_the_unrolled_lstm_bound_charges_one_recurrent_weight_gradient_a_layer():
+    # recurrent._unrolled_time_loop computes the recurrent kernel's gradient
+    # over all steps at once: its bound charges that shape, not T small ones.
+    config = PRESETS["small"]
+    looped, unrolled = (speed.step_matmuls(config, mode)
+                        for mode in ("keras", "unrolled"))
+    assert set(looped) - set(unrolled) == {"recurrent weight gradient"}
+    assert set(unrolled) - set(looped) == {"recurrent weight gradient, all steps"}
+    hidden, words = config.hidden_size, config.batch_size * config.num_steps
+    assert unrolled["recurrent weight gradient, all steps"] == (
+        config.num_layers, (hidden, words, 4 * hidden))
+
+    def flops(matmuls):
+        return sum(count * 2 * m * k * n for count, (m, k, n) in matmuls.values())
+
+    assert flops(unrolled) == flops(looped)
+    rates = {f"float32 {key}": {"median": 100.0}
+             for mode in ("keras", "unrolled")
+             for key in speed.bound_shapes("small", speed.step_matmuls(config, mode))}
+    # The per-step shape slow (as measured: a batch of 20 rows): only the
+    # looped path's bound falls.
+    rates["float32 small recurrent weight gradient"] = {"median": 10.0}
+    assert (speed.shape_bound("small", config, rates, "float32", "unrolled")
+            ["words_per_second"] == pytest.approx(100e9 * words / flops(looped)))
+    assert (speed.shape_bound("small", config, rates, "float32", "keras")
+            ["words_per_second"] < 0.9 * 100e9 * words / flops(looped))
+
+
 def test_inference_bounds_count_the_forward_pass_of_each_workload():
     config = PRESETS["small"]
     workloads = speed.inference_matmuls(config)
