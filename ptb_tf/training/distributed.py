@@ -7,9 +7,10 @@ into equal row blocks, one per replica: replica r trains streams
 streams across batches; across chunks (and in checkpoints) the state is the
 global [num_layers, S, batch, hidden] tensor, gathered from the replicas in
 order. Each step all-reduces the gradients to the global batch's gradient
-(the mean of the replicas': the cost is a batch mean), clips that by its
-global norm, and applies it: the update equals single-device training on the
-same global batch (with mixed_float16, under the same dynamic loss scale).
+(the mean of the replicas': the cost is a batch mean), clips that by the
+global norm one device computes for the batch (mean_and_norm), and applies
+it: the update equals single-device training on the same global batch (with
+mixed_float16, under the same dynamic loss scale).
 
 In a cluster: a lost worker ends the others with one line (lost_peer), and
 SIGTERM to any worker makes all of them save and stop (PreemptionSaves);
@@ -28,6 +29,7 @@ import tensorflow as tf
 
 from ptb_tf import cluster
 from ptb_tf.errors import UserError
+from ptb_tf.training.sgd import apply_clipped_sgd
 from ptb_tf.training.trainer import Trainer
 
 
@@ -191,25 +193,25 @@ class DistributedTrainer(Trainer):
                 self.replica_state.read_value())
             scaled_cost = cost * scale
         variables = self.model.trainable_variables
-        gradients = [tf.convert_to_tensor(gradient) for gradient in
-                     tape.gradient(scaled_cost, variables)]
         # The global batch's gradient and cost: the means over replicas.
-        gradients = context.all_reduce(tf.distribute.ReduceOp.MEAN, gradients)
+        gradients, global_norm = mean_and_norm(
+            context, tape.gradient(scaled_cost, variables))
+        gradients = [gradient / scale for gradient in gradients]
+        global_norm /= scale
         cost = context.all_reduce(tf.distribute.ReduceOp.MEAN, cost)
-        clipped, global_norm = tf.clip_by_global_norm(
-            [gradient / scale for gradient in gradients],
-            self.config.max_grad_norm)
-        # Keras's optimizer sums the replicas' gradients inside apply (each
-        # replica hands it the same global gradient): pass 1/R of it.
         if self.loss_scaled:
-            # Scaled again: the loss-scale optimizer divides by the scale,
+            clipped, _ = tf.clip_by_global_norm(
+                gradients, self.config.max_grad_norm, use_norm=global_norm)
+            # Keras's optimizer sums the replicas' gradients inside apply
+            # (each replica hands it the same global gradient): 1/R of it,
+            # scaled again: the loss-scale optimizer divides by the scale,
             # and skips the step (halving the scale) if any is not finite.
             self.optimizer.apply([gradient * scale / replicas
                                   for gradient in clipped], variables)
         else:
-            finite = tf.math.is_finite(cost) & tf.math.is_finite(global_norm)
-            self.optimizer.apply([zero_unless(finite, gradient) / replicas
-                                  for gradient in clipped], variables)
+            apply_clipped_sgd(self.optimizer, variables, gradients,
+                              self.config.max_grad_norm,
+                              tf.math.is_finite(cost), norm=global_norm)
         self.replica_state.assign(new_state)
         return cost, global_norm
 
@@ -247,9 +249,31 @@ class DistributedTrainer(Trainer):
         return ran, total_cost, state, finite, total_norm
 
 
-def zero_unless(condition, gradient):
-    """The gradient where condition holds, else zeros of its shape."""
-    if isinstance(gradient, tf.IndexedSlices):
-        return tf.IndexedSlices(zero_unless(condition, gradient.values),
-                                gradient.indices, gradient.dense_shape)
-    return tf.where(condition, gradient, tf.zeros_like(gradient))
+def mean_and_norm(context: tf.distribute.ReplicaContext, gradients):
+    """The replicas' mean of `gradients` (one per variable, dense or
+    tf.IndexedSlices) as dense tensors, and its global norm float32 [] as
+    one device computes it for the whole batch.
+
+    One device's norm (tf.linalg.global_norm, as clip_by_global_norm and the
+    tutorial take it) counts an embedding row once per occurrence in the
+    batch: the squares of tf.IndexedSlices values, repeated rows not summed
+    first. The replicas' mean of such slices is all of their rows divided
+    by R, so that part of the squared norm is the sum of every replica's
+    squared slices over R**2. The rest is the dense mean's own. The norm of
+    the dense mean alone would differ whenever a batch repeats a word.
+    """
+    replicas = context.num_replicas_in_sync
+    sliced_square = tf.add_n(
+        [tf.constant(0.0)] + [tf.reduce_sum(tf.square(gradient.values))
+                              for gradient in gradients
+                              if isinstance(gradient, tf.IndexedSlices)])
+    mean = context.all_reduce(tf.distribute.ReduceOp.MEAN,
+                              [tf.convert_to_tensor(gradient)
+                               for gradient in gradients])
+    sliced_square = context.all_reduce(tf.distribute.ReduceOp.SUM,
+                                       sliced_square) / replicas ** 2
+    dense_square = tf.add_n(
+        [tf.constant(0.0)] + [tf.reduce_sum(tf.square(reduced))
+                              for reduced, gradient in zip(mean, gradients)
+                              if not isinstance(gradient, tf.IndexedSlices)])
+    return mean, tf.sqrt(dense_square + sliced_square)

@@ -13,7 +13,7 @@ GPU and XLA kernels). The weights come out as before to float32 rounding
 of 27-31 for medium's weights, timed interleaved beside a training run.
 """
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import keras
 import tensorflow as tf
@@ -21,18 +21,24 @@ import tensorflow as tf
 
 def apply_clipped_sgd(optimizer: keras.optimizers.SGD,
                       variables: Sequence[tf.Variable], gradients,
-                      max_norm: float, finite_cost: tf.Tensor) -> tf.Tensor:
+                      max_norm: float, finite_cost: tf.Tensor,
+                      norm: Optional[tf.Tensor] = None) -> tf.Tensor:
     """One step of SGD on `variables`, at optimizer's learning rate, with the
     gradients clipped to a global norm of `max_norm`.
 
     gradients: one per variable, dense or tf.IndexedSlices (the embedding's);
-    finite_cost: bool []. If the cost or the gradient norm is not finite, no
-    weight changes. optimizer.iterations counts the step either way, as
-    optimizer.apply did; optimizer holds the learning rate and that count
-    (and so the checkpoint's shape) and must have no momentum.
-    Returns the global norm before clipping float32 [].
+    finite_cost: bool []; norm: float32 [], the global norm to clip by if the
+    caller computed it (the distributed trainer, over every replica's
+    slices), else tf.linalg.global_norm(gradients). If the cost or the norm
+    is not finite, no weight changes. optimizer.iterations counts the step
+    either way, as optimizer.apply did; optimizer holds the learning rate
+    and that count (and so the checkpoint's shape) and must have no
+    momentum. Under a tf.distribute strategy, call it in the replica
+    context with the same gradients on every replica: each updates its own
+    copy of the weights. Returns the global norm before clipping float32 [].
     """
-    norm = tf.linalg.global_norm(gradients)
+    if norm is None:
+        norm = tf.linalg.global_norm(gradients)
     rate = tf.cast(optimizer.learning_rate, tf.float32)
     # clip_by_global_norm's factor, written as it writes it.
     alpha = rate * (max_norm * tf.minimum(1.0 / norm, 1.0 / max_norm))

@@ -90,12 +90,19 @@ MIRRORED_CHECK = textwrap.dedent("""
                     inputs[index][cut], targets[index][cut],
                     split_state[:, :, cut])
                 scaled = cost * scale
-            gradients.append([tf.convert_to_tensor(gradient) for gradient
-                              in tape.gradient(scaled, variables)])
+            gradients.append(tape.gradient(scaled, variables))
             states.append(part_state)
-        mean = [(a + b) / 2 for a, b in zip(*gradients)]
-        clipped, norm = tf.clip_by_global_norm(
-            [gradient / scale for gradient in mean], config.max_grad_norm)
+        # The norm of one device's gradient of the whole batch: the
+        # embedding's rows once per occurrence (both halves' slices).
+        whole = [tf.IndexedSlices(tf.concat([a.values, b.values], 0) / 2,
+                                  tf.concat([a.indices, b.indices], 0),
+                                  a.dense_shape)
+                 if isinstance(a, tf.IndexedSlices) else (a + b) / 2
+                 for a, b in zip(*gradients)]
+        norm = tf.linalg.global_norm(whole) / scale
+        clipped, _ = tf.clip_by_global_norm(
+            [tf.convert_to_tensor(gradient) / scale for gradient in whole],
+            config.max_grad_norm, use_norm=norm)
         for variable, gradient in zip(variables, clipped):
             variable.assign_sub(config.learning_rate * gradient)
         split_state = tf.concat(states, axis=2)
@@ -106,6 +113,62 @@ MIRRORED_CHECK = textwrap.dedent("""
         np.testing.assert_allclose(got, want, atol=1e-5)
     print("OK", float(cost_a), float(norm_a) / 3)
 """)
+
+
+MEAN_AND_NORM_CHECK = textwrap.dedent("""
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from ptb_tf.training.distributed import make_strategy, mean_and_norm
+
+    strategy = make_strategy("mirrored", devices=["/cpu:0", "/cpu:1"])
+    # Replica r's gradients: a dense [3] one and an embedding's slices with
+    # row 1 three times (a word the batch repeats).
+    dense = [tf.constant([1.0, 2.0, 3.0]), tf.constant([3.0, 0.0, -1.0])]
+    values = [tf.constant([[1.0, 1.0], [2.0, 2.0], [1.0, 1.0]]),
+              tf.constant([[0.5, 0.5], [1.0, -1.0], [3.0, 3.0]])]
+    indices = [tf.constant([1, 0, 1]), tf.constant([1, 1, 2])]
+
+    def replica():
+        r = tf.distribute.get_replica_context().replica_id_in_sync_group
+        pick = lambda pair: tf.where(tf.equal(r, 0), pair[0], pair[1])
+        return mean_and_norm(tf.distribute.get_replica_context(), [
+            pick(dense), tf.IndexedSlices(pick(values), pick(indices),
+                                          tf.constant([4, 2]))])
+
+    (mean_dense, mean_embedding), norm = strategy.run(replica)
+    local = strategy.experimental_local_results
+    one_device = tf.linalg.global_norm([
+        (dense[0] + dense[1]) / 2,
+        tf.IndexedSlices(tf.concat(values, 0) / 2, tf.concat(indices, 0),
+                         tf.constant([4, 2]))])
+    for replica_norm in local(norm):
+        np.testing.assert_allclose(float(replica_norm), float(one_device),
+                                   rtol=1e-6)
+    summed = np.zeros([4, 2])
+    for v, i in zip(values, indices):
+        np.add.at(summed, i.numpy(), v.numpy() / 2)
+    for got in local(mean_embedding):
+        np.testing.assert_allclose(got, summed)
+    for got in local(mean_dense):
+        np.testing.assert_allclose(got, [2.0, 1.0, 1.0])
+    # The dense mean's norm alone is another number: the test can fail.
+    dense_norm = float(tf.linalg.global_norm([mean_dense.values[0],
+                                              mean_embedding.values[0]]))
+    assert abs(dense_norm - float(one_device)) > 0.1, dense_norm
+    print("OK")
+""")
+
+
+def test_the_replicas_clip_by_the_norm_one_device_computes():
+    # tf.linalg.global_norm over an embedding's slices counts a repeated word
+    # once per occurrence; the replicas' all-reduced (dense) mean would sum
+    # the repeats first.
+    result = run_python("-c", MEAN_AND_NORM_CHECK)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("OK")
 
 
 # In a half type, products summed over half the rows on each replica are
