@@ -1,0 +1,75 @@
+"""tools/tf1_reference.py, the tutorial's model as TensorFlow 1 graph code,
+against ptb_tf: from the same weights, on the same batches, the same costs
+step after step (clipping active, words repeated in a batch)."""
+
+import dataclasses
+import os
+import re
+
+import numpy as np
+import pytest
+from tests.helpers import REPO_ROOT, run_python, tiny_config
+
+TOOL = os.path.join(REPO_ROOT, "tools", "tf1_reference.py")
+STEPS = 6
+
+
+def ptb_tf_costs(corpus, config, rnn_mode, weights_file):
+    """Writes the initial weights to weights_file; the costs of the first
+    STEPS training batches."""
+    import keras  # pylint: disable=import-outside-toplevel
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    from ptb_tf.corpus.datasets import window_dataset  # pylint: disable=import-outside-toplevel
+    from ptb_tf.training.models import build_model  # pylint: disable=import-outside-toplevel
+    from ptb_tf.training.trainer import Trainer  # pylint: disable=import-outside-toplevel
+
+    keras.utils.set_random_seed(0)  # the same start on every call
+    trainer = Trainer(build_model(config, rnn_mode), config)
+    model = trainer.model
+    cells = [layer.cell for layer in model.rnn_layers]
+    softmax_w, softmax_b = model.softmax_weights()
+    weights = {"embedding": model.embedding.embeddings.numpy(),
+               "softmax_w": np.asarray(softmax_w), "softmax_b": np.asarray(softmax_b)}
+    for index, cell in enumerate(cells):
+        weights[f"kernel_{index}"] = cell.kernel.numpy()
+        weights[f"recurrent_kernel_{index}"] = cell.recurrent_kernel.numpy()
+        weights[f"bias_{index}"] = cell.bias.numpy()
+    np.savez(weights_file, **weights)
+    state = model.zero_state(config.batch_size)
+    costs, norms = [], []
+    for inputs, targets in window_dataset(corpus.train, config.batch_size,
+                                          config.num_steps).take(STEPS):
+        _, cost, state, _, norm = trainer.train_steps(
+            inputs[None], targets[None], tf.constant(1), state)
+        costs.append(float(cost))
+        norms.append(float(norm))
+    return costs, norms
+
+
+@pytest.mark.parametrize("rnn_mode", ["keras", "unrolled"])
+def test_ptb_tf_trains_as_the_tutorials_tf1_graph(tiny_corpus_path, corpus,
+                                                  tmp_path, rnn_mode):
+    # A clip norm far below the first steps' gradient norms: every step
+    # clips, so the norm (an embedding row once per occurrence) must agree.
+    config = tiny_config(corpus, max_grad_norm=0.05)
+    weights_file = tmp_path / "weights.npz"
+    costs, norms = ptb_tf_costs(corpus, config, rnn_mode, weights_file)
+    assert min(norms) > 4 * config.max_grad_norm, norms
+    config_file = tmp_path / "config.json"
+    config_file.write_text(config.to_json())
+    result = run_python(
+        TOOL, f"--data_path={tiny_corpus_path}", f"--config_json={config_file}",
+        f"--init_from={weights_file}", "--epochs=1", f"--max_steps={STEPS}",
+        "--print_costs", "--skip_test",
+        env=dict(os.environ, TF_USE_LEGACY_KERAS="1"), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    reference = [float(cost) for cost in
+                 re.findall(r"^step cost: (\S+)$", result.stdout, re.M)]
+    assert len(reference) == STEPS, result.stdout
+    # The first cost checks the forward pass, the later ones every update.
+    np.testing.assert_allclose(costs, reference, rtol=1e-5)
+    # The updates do show in the later costs: without them they differ.
+    frozen, _ = ptb_tf_costs(corpus, dataclasses.replace(config, learning_rate=0.0),
+                             rnn_mode, tmp_path / "frozen.npz")
+    np.testing.assert_allclose(frozen[0], costs[0], rtol=1e-5)
+    assert max(abs(a - b) / b for a, b in zip(frozen[1:], reference[1:])) > 1e-4
