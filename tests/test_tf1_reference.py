@@ -46,6 +46,7 @@ def ptb_tf_costs(corpus, config, rnn_mode, weights_file):
     return costs, norms
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rnn_mode", ["keras", "unrolled"])
 def test_ptb_tf_trains_as_the_tutorials_tf1_graph(tiny_corpus_path, corpus,
                                                   tmp_path, rnn_mode):

@@ -162,6 +162,7 @@ MEAN_AND_NORM_CHECK = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_the_replicas_clip_by_the_norm_one_device_computes():
     # tf.linalg.global_norm over an embedding's slices counts a repeated word
     # once per occurrence; the replicas' all-reduced (dense) mean would sum
