@@ -62,6 +62,10 @@ def main(argv):
     report = {"machine": machine_info(),
               "command": "python -m ptb_tf.benchmark "
                          + " ".join(sys.argv[1:])}
+    machine = report["machine"]
+    # Figures are this machine's: say which one, with what it can run.
+    print(f"machine: {machine['cpu_description']}, {machine['cores']} cores, "
+          f"TensorFlow {machine['tensorflow']}", flush=True)
     shapes = {"2048^3": (2048, 2048, 2048)}
     for name in FLAGS.configs:
         for rnn_mode in sorted({parse_variant(variant)[0]

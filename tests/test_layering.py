@@ -23,6 +23,7 @@ PLUMBING = {"cli"}
 # The basics and the library modules a command reads before TensorFlow.
 NO_TENSORFLOW = [
     "config", "options", "errors", "files", "run_dir", "run_lock", "cluster",
+    "hardware",
     "cli",
     "corpus.text", "corpus.vocab", "corpus.splits", "corpus.layout",
     "corpus.ptb", "model.kneser_ney", "serving.limits", "serving.export_layout",

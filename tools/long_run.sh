@@ -17,7 +17,11 @@ pin=$(cd "$1" && pwd); name=$2; shift 2
 runs=$HOME/ptb_runs; mkdir -p "$runs"
 cd "$runs"  # not the pinned source folder: python imports the installed copy
 commit=$(git -C "$pin" rev-parse --short HEAD)
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+# The CPU with its family, model and instruction sets (ptb_tf.hardware):
+# machines of one model name differ in what runs fastest on them. A pin older
+# than that module gives the model name alone.
+cpu=$("$pin/venv/bin/python" -m ptb_tf.hardware 2>/dev/null \
+      || grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 machine=$(cut -c1-12 /etc/machine-id 2>/dev/null || echo unknown)
 echo "=== part started $(date -u +%FT%TZ) on $(hostname)/$machine commit $commit cpu: $cpu" >> "$runs/$name.log"
 exec "$pin/venv/bin/python" -m ptb_tf.train --save_path="$runs/$name" \

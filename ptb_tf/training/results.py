@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ptb_tf import hardware
 from ptb_tf.corpus.splits import Corpus
 from ptb_tf.errors import UserError, reason
 from ptb_tf.files import write_json
@@ -38,16 +39,9 @@ def token_unit(corpus: Corpus) -> str:
 
 def machine_info() -> Dict[str, Any]:
     """What a results file needs to say about where it was measured."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(),
+    cpu = hardware.cpu_model() or platform.processor() or platform.machine()
+    return {"cpu": cpu, "cpu_description": hardware.cpu_description() or cpu,
+            "cores": os.cpu_count(),
             "gpus": len(tf.config.list_physical_devices("GPU")),
             "python": platform.python_version(),
             "tensorflow": tf.__version__, "keras": keras.__version__,

@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional
 import keras
 import tensorflow as tf
 
-from ptb_tf import run_dir
+from ptb_tf import hardware, run_dir
 from ptb_tf.config import Config, learning_rate_for_epoch
 from ptb_tf.corpus.layout import chunk_size, num_batches
 from ptb_tf.corpus.splits import Corpus
@@ -65,9 +65,12 @@ class TrainingRun:
         problem = options.problem(config.cell, save_path)
         if problem:
             raise ValueError(problem)
-        options = resolve_auto(
-            options, on_gpu=bool(tf.config.list_physical_devices("GPU")),
-            one_device=strategy is None)
+        on_gpu = bool(tf.config.list_physical_devices("GPU"))
+        options = resolve_auto(options, on_gpu=on_gpu,
+                               one_device=strategy is None)
+        note = hardware.bfloat16_note(options.precision, on_gpu)
+        if note:
+            log(note)
         # In a multi-worker cluster only the chief writes the run folder;
         # the others save into a folder of their own, then drop it.
         self.chief = strategy is None or strategy.extended.should_checkpoint
