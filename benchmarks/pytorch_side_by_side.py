@@ -29,7 +29,7 @@ import tempfile
 from absl import flags
 
 from ptb_tf import cli
-from ptb_tf.bench.common import check_configs_and_variants
+from ptb_tf.bench.common import check_configs_and_variants, parse_variant
 from ptb_tf.config import PRESETS
 from ptb_tf.corpus.splits import load_corpus
 from ptb_tf.errors import UsageError, UserError
@@ -115,6 +115,26 @@ def example_words_per_second(command, config, lines):
     return words_per_batch / (statistics.median(timings[1:]) / 1e3)
 
 
+def round_bounds(speed, tf, name, config, variants, gflop_per_call=5.0):
+    """{variant: words/s at its shape bound}, from matmul rates of the
+    config's own shapes measured now (in the round, beside the timings),
+    each timed call running ~gflop_per_call GFLOP."""
+    shapes = {}
+    for variant in variants:
+        rnn_mode = parse_variant(variant)[0]
+        shapes.update(speed.bound_shapes(
+            name, speed.step_matmuls(config, rnn_mode)))
+    rates = speed.matmul_rates(tf, shapes, trials=3,
+                               gflop_per_call=gflop_per_call)
+    bounds = {}
+    for variant in variants:
+        rnn_mode, _, precision = parse_variant(variant)
+        dtype_name = "bfloat16" if precision == "mixed_bfloat16" else "float32"
+        bounds[variant] = speed.shape_bound(name, config, rates, dtype_name,
+                                            rnn_mode)["words_per_second"]
+    return bounds
+
+
 def main(argv):
     cli.check_no_arguments(argv)
     cli.require_data_path(FLAGS.data_path)
@@ -155,26 +175,44 @@ def main(argv):
                                       FLAGS.log_every)]
             rates = {"pytorch example": [],
                      **{variant: [] for variant in FLAGS.variants}}
+            bounds = {variant: [] for variant in FLAGS.variants}
             for round_index in range(FLAGS.rounds):
                 rates["pytorch example"].append(example_words_per_second(
                     command, config, FLAGS.pytorch_lines))
                 for variant in FLAGS.variants:
                     rates[variant].append(speed.train_rate(
                         tf, corpus, config, 3, 20, variant)["words_per_second"])
+                for variant, bound in round_bounds(
+                        speed, tf, name, config, FLAGS.variants).items():
+                    bounds[variant].append(bound)
                 print(f"{name} round {round_index + 1}: " + ", ".join(
                     f"{key} {values[-1]:.0f}" for key, values in rates.items())
-                    + " words/s", flush=True)
+                    + " words/s; shape bounds " + ", ".join(
+                        f"{key} {values[-1]:.0f}" for key, values
+                        in bounds.items()), flush=True)
             medians = {key: statistics.median(values)
                        for key, values in rates.items()}
+            bound_medians = {key: statistics.median(values)
+                             for key, values in bounds.items()}
             best = max(FLAGS.variants, key=lambda variant: medians[variant])
             ratio = medians[best] / medians["pytorch example"]
+            # Twice the example against the highest bound of any path: over
+            # 1, no path of ptb_tf can reach 2x on this machine.
+            highest = max(bound_medians, key=bound_medians.get)
+            two_x = 2 * medians["pytorch example"] / bound_medians[highest]
             report["configs"][name] = {
                 "words_per_second": medians, "rounds": rates,
+                "bound_words_per_second": bound_medians, "bound_rounds": bounds,
                 "example_command": " ".join(command[1:]),
-                "best_variant": best, "ratio": ratio}
+                "best_variant": best, "ratio": ratio,
+                "two_x_over_highest_bound": two_x}
             print(f"{name}: ptb_tf {best} {medians[best]:.0f} words/s, the "
                   f"PyTorch example {medians['pytorch example']:.0f}: "
-                  f"{ratio:.2f}x", flush=True)
+                  f"{ratio:.2f}x; 2x the example is {100 * two_x:.0f}% of the "
+                  f"highest shape bound ({highest} "
+                  f"{bound_medians[highest]:.0f} words/s)"
+                  + (": out of reach on this machine" if two_x > 1 else ""),
+                  flush=True)
     if FLAGS.results_file:
         write_json(FLAGS.results_file, report)
 
