@@ -78,3 +78,38 @@ def test_nothing_a_user_reads_names_this_projects_own_data_folder():
             if "../shared" in text.read():
                 found.append(os.path.relpath(path, REPO_ROOT))
     assert not found
+
+
+def test_the_readme_is_short_and_its_prose_lines_fit():
+    """Under ~250 lines; no line over 100 characters outside code blocks
+    and tables (a reader's terminal or editor pane)."""
+    with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as readme:
+        lines = readme.read().splitlines()
+    assert len(lines) <= 250
+    in_code, long_lines = False, []
+    for number, line in enumerate(lines, 1):
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code and not line.startswith("|") and len(line) > 100:
+            long_lines.append(number)
+    assert not long_lines
+
+
+def test_the_colab_badges_and_the_notebook_install_name_one_repository():
+    """pyproject.toml names the published repository once; the README's and
+    the notebook's Open-in-Colab links open that repository's notebook, and
+    the notebook installs ptb_tf from it."""
+    def read(*parts):
+        with open(os.path.join(REPO_ROOT, *parts), encoding="utf-8") as text:
+            return text.read()
+
+    repository = re.search(r'^Repository = "https://github\.com/([\w.-]+/[\w.-]+)"$',
+                           read("pyproject.toml"), flags=re.M).group(1)
+    colab = ("https://colab.research.google.com/github/"
+             f"{repository}/blob/main/notebooks/ptb_tf.ipynb")
+    notebook = read("notebooks", "ptb_tf.ipynb")
+    for text in (read("README.md"), notebook):
+        assert "colab-badge.svg" in text
+        links = re.findall(r"https://colab\.research\.google\.com/github/[^)\s\"]+", text)
+        assert links and set(links) == {colab}
+    assert f'REPO_URL = \\"https://github.com/{repository}\\"' in notebook
