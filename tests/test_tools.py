@@ -1,5 +1,5 @@
-"""tools/: the progress file of a long run, the validation-curve picture and
-the performance tables."""
+"""tools/: the long-run launcher, the progress file of a long run, the
+validation-curve picture and the performance tables."""
 
 import json
 import os
@@ -97,3 +97,54 @@ def test_performance_tables_show_every_figure_of_the_run():
                      "12.1 s", "23.0 M words/s", "53 ms", "**2.10x**",
                      "torch 2.13.0", report["command"]]:
         assert expected in text, expected
+
+
+def fake_pin(folder):
+    """A pinned copy whose python writes its arguments where it was run
+    (and answers `-m ptb_tf.hardware` with a CPU line)."""
+    (folder / "venv" / "bin").mkdir(parents=True)
+    python = folder / "venv" / "bin" / "python"
+    python.write_text('#!/bin/sh\n'
+                      'if [ "$2" = ptb_tf.hardware ]; then echo "Fake CPU"; exit 0; fi\n'
+                      'echo "python $*"\n')
+    python.chmod(0o755)
+    subprocess.run(["git", "init", "--quiet", str(folder)], check=True)
+    subprocess.run(["git", "-C", str(folder), "-c", "user.name=t", "-c",
+                    "user.email=t@t", "commit", "--quiet", "--allow-empty",
+                    "-m", "pin"], check=True)
+
+
+def long_run(home, *arguments):
+    return subprocess.run(
+        ["bash", os.path.join(REPO_ROOT, "tools", "long_run.sh"), *arguments],
+        env=dict(os.environ, HOME=str(home)), capture_output=True, text=True)
+
+
+def test_long_run_logs_a_part_header_then_trains_from_the_pin(tmp_path):
+    fake_pin(tmp_path / "pin")
+    result = long_run(tmp_path, str(tmp_path / "pin"), "demo", "--model=test")
+    assert result.returncode == 0, result.stderr
+    header, command = (tmp_path / "ptb_runs" / "demo.log").read_text().splitlines()
+    assert header.startswith("=== part started ") and header.endswith(" cpu: Fake CPU")
+    runs = tmp_path / "ptb_runs"
+    assert command == (f"python -m ptb_tf.train --save_path={runs}/demo "
+                       f"--results_file={runs}/demo.json --progress=lines --model=test")
+
+
+def test_long_run_takes_a_commit_for_its_pinned_copy(tmp_path):
+    # A copy of HEAD that is already made (a machine that kept it) is used
+    # as it is: nothing is cloned or installed again.
+    head = subprocess.run(["git", "-C", REPO_ROOT, "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    fake_pin(tmp_path / "ptb_pinned" / head)
+    result = long_run(tmp_path, "HEAD", "demo")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "ptb_runs" / "demo.log").read_text().splitlines()[1].startswith(
+        "python -m ptb_tf.train")
+
+
+def test_long_run_refuses_what_is_neither_a_folder_nor_a_commit(tmp_path):
+    result = long_run(tmp_path, "no-such-pin", "demo")
+    assert result.returncode == 2
+    assert "no-such-pin is neither a folder nor a commit" in result.stderr
+    assert not (tmp_path / "ptb_runs").exists()

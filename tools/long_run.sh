@@ -4,16 +4,33 @@
 #   tools/long_run.sh PIN NAME TRAIN_FLAGS...
 #
 # PIN is a clone of this repository at a fixed commit with its own virtualenv
-# (PIN/venv) and a non-editable install, made once with
+# (PIN/venv) and a non-editable install, so that editing the work tree cannot
+# touch a running job. PIN may also be a commit of this repository: the copy
+# is then ~/ptb_pinned/COMMIT, made here if it is missing (a new machine) by
 #   git clone REPO PIN && git -C PIN checkout COMMIT
 #   python3 -m venv PIN/venv && PIN/venv/bin/pip install PIN
-# so that editing the work tree cannot touch a running job. The run's folder
+# The run's folder
 # is ~/ptb_runs/NAME, its log ~/ptb_runs/NAME.log and its results
 # ~/ptb_runs/NAME.json. Start it with nohup; after any stop, the same command
 # resumes from the latest checkpoint. Each part starts with a header line
 # (when, host, machine id, commit, CPU) that tools/run_progress.py reads.
 set -euo pipefail
-pin=$(cd "$1" && pwd); name=$2; shift 2
+pin=$1; name=$2; shift 2
+if [ ! -d "$pin" ]; then
+  repo=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+  commit=$(git -C "$repo" rev-parse --verify --quiet "$pin^{commit}") \
+    || { echo "long_run.sh: $pin is neither a folder nor a commit of $repo" >&2; exit 2; }
+  pin=$HOME/ptb_pinned/$(git -C "$repo" rev-parse --short "$commit")
+  if [ ! -x "$pin/venv/bin/python" ]; then
+    # A half-made copy (a stop while installing) is made again from nothing.
+    rm -rf "$pin"
+    git clone --quiet "$repo" "$pin"
+    git -C "$pin" checkout --quiet "$commit"
+    python3 -m venv "$pin/venv"
+    "$pin/venv/bin/pip" install --quiet "$pin"
+  fi
+fi
+pin=$(cd "$pin" && pwd)
 runs=$HOME/ptb_runs; mkdir -p "$runs"
 cd "$runs"  # not the pinned source folder: python imports the installed copy
 commit=$(git -C "$pin" rev-parse --short HEAD)
