@@ -7,6 +7,7 @@ checks run without it.
 
 import dataclasses
 import errno
+import importlib.util
 import json
 import os
 import shutil
@@ -20,6 +21,16 @@ from tests.command_server import ForkedProcess, changes_tensorflow_import
 
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_benchmark(name):
+    """benchmarks/NAME.py as a module (benchmarks/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(REPO_ROOT, "benchmarks", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 # A tiny corpus in PTB's format: a space at each line's start and end.
 TINY_TRAIN = (" the cat sat on the mat \n the dog sat on the log \n"

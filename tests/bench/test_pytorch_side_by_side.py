@@ -1,21 +1,16 @@
 """benchmarks/pytorch_side_by_side.py: the example's flags and how its log is
 read (the timings themselves are not tested)."""
 
-import importlib.util
 import os
 import sys
 
 import pytest
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, load_benchmark
 
 from ptb_tf.config import PRESETS
 from ptb_tf.errors import UserError
 
-_spec = importlib.util.spec_from_file_location(
-    "pytorch_side_by_side",
-    os.path.join(REPO_ROOT, "benchmarks", "pytorch_side_by_side.py"))
-side_by_side = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(side_by_side)
+side_by_side = load_benchmark("pytorch_side_by_side")
 
 
 def test_the_example_gets_the_configs_sizes_dropout_and_window():

@@ -1,21 +1,14 @@
 """benchmarks/softmax_step_parts.py: each timed part computes what its name
 says (the timings themselves are not tested)."""
 
-import importlib.util
-import os
-
 import numpy as np
 import tensorflow as tf
-from tests.helpers import REPO_ROOT
+from tests.helpers import load_benchmark
 
 from ptb_tf.config import PRESETS
 from ptb_tf.training.losses import sequence_cost
 
-_spec = importlib.util.spec_from_file_location(
-    "softmax_step_parts",
-    os.path.join(REPO_ROOT, "benchmarks", "softmax_step_parts.py"))
-step_parts = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(step_parts)
+step_parts = load_benchmark("softmax_step_parts")
 
 
 def test_each_part_keeps_the_shapes_and_the_last_one_takes_an_sgd_step():
