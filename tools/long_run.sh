@@ -9,9 +9,8 @@
 # is then ~/ptb_pinned/COMMIT, made here if it is missing (a new machine) by
 #   git clone REPO PIN && git -C PIN checkout COMMIT
 #   python3 -m venv PIN/venv && PIN/venv/bin/pip install PIN
-# The run's folder
-# is ~/ptb_runs/NAME, its log ~/ptb_runs/NAME.log and its results
-# ~/ptb_runs/NAME.json. Start it with nohup; after any stop, the same command
+# The run's folder is ~/ptb_runs/NAME, its log ~/ptb_runs/NAME.log and its
+# results ~/ptb_runs/NAME.json. Start it with nohup; after any stop, the same command
 # resumes from the latest checkpoint. Each part starts with a header line
 # (when, host, machine id, commit, CPU) that tools/run_progress.py reads.
 set -euo pipefail
