@@ -73,10 +73,7 @@ class ServingModule(tf.Module):
             for index, value in enumerate(weights.recurrent_kernels)]
         self.biases = [tf.Variable(value, name=f"bias_{index}")
                        for index, value in enumerate(weights.biases)]
-        self.softmax_kernel = tf.Variable(weights.softmax_kernel,
-                                          name="softmax_kernel")
-        self.softmax_bias = tf.Variable(weights.softmax_bias,
-                                        name="softmax_bias")
+        self.softmax = tf.Variable(weights.softmax, name="softmax")
         self.num_layers = model.num_layers
         self.cell = model.cell
         self.state_parts = model.state_parts
@@ -132,7 +129,7 @@ class ServingModule(tf.Module):
     def _weights(self):
         return recurrent.StackWeights(
             self.embedding, self.kernels, self.recurrent_kernels, self.biases,
-            self.softmax_kernel, self.softmax_bias, self.cell)
+            self.softmax, self.cell)
 
     def _lookup(self, words):
         """string [...] -> int32 ids [...]; unknown words -> <unk>."""

@@ -224,6 +224,30 @@ def test_dropout_is_where_the_tutorial_puts_it(rnn_mode, dropout):
     np.testing.assert_allclose(evaluated, net(ids, state)[0], atol=1e-6)
 
 
+@pytest.mark.parametrize("layers", [1, 3])
+def test_the_served_stack_is_the_models_on_every_row_length(layers):
+    """run_stack's wavefront (layer l a step behind layer l - 1) over rows
+    padded to a common length gives each row's outputs and final state as the
+    Keras model run on that row alone."""
+    from ptb_tf.model import recurrent  # pylint: disable=import-outside-toplevel
+    net = PTBModel(VOCAB, HIDDEN, layers, init_scale=0.3)
+    net(tf.zeros([1, 1], tf.int32))
+    ids = random_ids(3, 6, seed=layers)
+    lengths = [6, 1, 4]
+    mask = tf.constant([[t < n for t in range(6)] for n in lengths])
+    state = tf.random.stateless_normal([layers, 2, 3, HIDDEN], [2, layers])
+    weights = recurrent.StackWeights.from_model(net)
+    outputs, new_state = recurrent.run_stack(weights, ids, mask, state)
+    for row, length in enumerate(lengths):
+        logits, row_state = net(ids[row:row + 1, :length],
+                                state[:, :, row:row + 1])
+        np.testing.assert_allclose(
+            recurrent.log_softmax_logits(weights, outputs[row, :length]),
+            tf.nn.log_softmax(logits[0]), atol=1e-5)
+        np.testing.assert_allclose(new_state[:, :, row], row_state[:, :, 0],
+                                   atol=1e-5)
+
+
 @pytest.mark.parametrize("count", [1, 4, 5, 9, 12, 13])
 def test_target_log_probs_in_blocks_equal_the_whole_log_softmax(model, count):
     """Equal blocks of at most `rows` rows, the last padded, give each
@@ -238,3 +262,22 @@ def test_target_log_probs_in_blocks_equal_the_whole_log_softmax(model, count):
         np.testing.assert_allclose(
             recurrent.target_log_probs(weights, outputs, ids, rows), expected,
             atol=1e-5)
+
+
+def test_target_log_probs_stay_exact_for_logits_exp_cannot_hold(model):
+    """Logits past exp's float32 range (> 88, or all < -87 in a row) take the
+    max-shifted path: the same log-probabilities as log_softmax, finite."""
+    from ptb_tf.model import recurrent  # pylint: disable=import-outside-toplevel
+    weights = recurrent.StackWeights.from_model(model)
+    outputs = tf.random.stateless_normal([8, HIDDEN], [3, 0])
+    ids = random_ids(1, 8, seed=3)[0]
+    for scale, shift in ((400.0, 0.0), (1.0, -200.0)):
+        scaled = recurrent.StackWeights(
+            weights.embedding, weights.kernels, weights.recurrent_kernels,
+            weights.biases, tf.concat([weights.softmax_kernel * scale,
+                                       weights.softmax_bias[None] + shift], 0))
+        expected = tf.gather(recurrent.log_softmax_logits(scaled, outputs),
+                             ids, batch_dims=1)
+        got = recurrent.target_log_probs(scaled, outputs, ids, rows=4)
+        assert np.all(np.isfinite(got))
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
