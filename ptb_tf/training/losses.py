@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from ptb_tf.model.ptb_model import PTBModel
+from ptb_tf.model.recurrent import shifted_exp
 
 
 def sequence_cost(logits: tf.Tensor, targets: tf.Tensor,
@@ -42,11 +43,11 @@ def token_nll(logits: tf.Tensor, targets: tf.Tensor):
     builds a dense [..., vocab] gradient with UnsortedSegmentSum (one thread,
     zero-filled: 31 of a medium bf16 batch's ~700 ms of op time, profiled)
     and adds it to the softmax's. Here the softmax term reuses the forward
-    pass's exponentials and the targets' term is subtracted in place.
+    pass's exponentials and the targets' term is subtracted in place. The
+    logits are not shifted by their maximum unless exp needs it
+    (`shifted_exp`).
     """
-    top = tf.reduce_max(logits, -1, keepdims=True)
-    exp = tf.exp(logits - top)
-    total = tf.reduce_sum(exp, -1, keepdims=True)
+    exp, total, top = shifted_exp(logits)
     target_logits = tf.gather(logits, targets, batch_dims=len(targets.shape))
     nll = tf.squeeze(tf.math.log(total) + top, -1) - target_logits
 

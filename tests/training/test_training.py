@@ -32,11 +32,13 @@ def test_sequence_cost_is_time_sum_of_batch_mean_nll(autodiff):
 
 
 @pytest.mark.parametrize("shape", [(6,), (3, 4)])
-def test_token_nll_has_the_gradient_of_tensorflows_cross_entropy(shape):
+@pytest.mark.parametrize("scale", [3, 100])
+def test_token_nll_has_the_gradient_of_tensorflows_cross_entropy(shape, scale):
     rng = np.random.RandomState(1)
-    # Large logits (the max is subtracted), a target repeated, and an
-    # upstream gradient that differs per token.
-    logits = tf.constant(30 * rng.randn(*shape, 9), tf.float32)
+    # Logits exp holds as they are, and logits past its range (the max is
+    # subtracted); a target repeated, and an upstream gradient that differs
+    # per token.
+    logits = tf.constant(scale * rng.randn(*shape, 9), tf.float32)
     targets = tf.constant(rng.randint(0, 3, shape), tf.int32)
     upstream = tf.constant(rng.rand(*shape), tf.float32)
     values, gradients = [], []
