@@ -438,17 +438,19 @@ def shifted_exp(logits):
     is 0 and those two passes are saved; only if some row's sum leaves
     [1e-30, 1e30] (a logit near the ends of that range) is the whole tensor
     done again with the maximum, so the result is the stable one for every
-    input.
+    input. With a GPU the maximum is always used: there the passes are cheap
+    and the check, a branch on a GPU value, would stall the host every step.
     """
-    exp = tf.exp(logits)
-    sums = tf.reduce_sum(exp, -1, keepdims=True)
-    in_range = tf.reduce_all((sums > 1e-30) & (sums < 1e30))
-
     def stable():
         top = tf.reduce_max(logits, -1, keepdims=True)
         shifted = tf.exp(logits - top)
         return shifted, tf.reduce_sum(shifted, -1, keepdims=True), top
 
+    if tf.config.list_logical_devices("GPU"):
+        return stable()
+    exp = tf.exp(logits)
+    sums = tf.reduce_sum(exp, -1, keepdims=True)
+    in_range = tf.reduce_all((sums > 1e-30) & (sums < 1e30))
     return tf.cond(in_range, lambda: (exp, sums, tf.zeros_like(sums)), stable)
 
 

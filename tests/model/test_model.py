@@ -281,3 +281,18 @@ def test_target_log_probs_stay_exact_for_logits_exp_cannot_hold(model):
         got = recurrent.target_log_probs(scaled, outputs, ids, rows=4)
         assert np.all(np.isfinite(got))
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
+
+
+def test_shifted_exp_shifts_by_the_max_only_when_it_must(monkeypatch):
+    """No max pass on a CPU for logits exp holds (shift 0); the row's max
+    past that range, and always with a GPU (no branch on a GPU value)."""
+    from ptb_tf.model import recurrent  # pylint: disable=import-outside-toplevel
+    logits = tf.constant([[1.0, -2.0, 3.0], [0.5, 0.0, -1.0]])
+    for scale, shift in ((1.0, [[0.0], [0.0]]), (100.0, [[300.0], [50.0]])):
+        exp, sums, got_shift = recurrent.shifted_exp(scale * logits)
+        np.testing.assert_allclose(got_shift, shift)
+        np.testing.assert_allclose(sums, tf.reduce_sum(exp, -1, keepdims=True))
+    real = tf.config.list_logical_devices
+    monkeypatch.setattr(tf.config, "list_logical_devices",
+                        lambda kind=None: ["GPU:0"] if kind == "GPU" else real(kind))
+    np.testing.assert_allclose(recurrent.shifted_exp(logits)[2], [[3.0], [0.5]])
