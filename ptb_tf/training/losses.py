@@ -25,7 +25,9 @@ def sequence_cost(logits: tf.Tensor, targets: tf.Tensor,
         # -log softmax(logits)[target] = logsumexp(logits) - logits[target]:
         # the same value and gradient as sparse_softmax_cross_entropy_with_logits,
         # in fewer passes over the [batch, time, vocab] logits (measured 1.4-1.6x
-        # faster here, with and without XLA).
+        # faster here, with and without XLA). XLA keeps the max pass here:
+        # shifted_exp's branch made the test config's softmax layer slower
+        # under XLA (0.58 against 0.41-0.45 ms a step).
         target_logits = tf.gather(logits, targets, batch_dims=2)
         nll = tf.reduce_logsumexp(logits, axis=-1) - target_logits
     else:
