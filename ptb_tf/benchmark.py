@@ -6,7 +6,8 @@ r"""Measures ptb_tf against this machine's own limit: `python -m ptb_tf.benchmar
 In one run: the float32 and bfloat16 matmul rates (a large square and the
 models' own shapes); for each config, steady-state training words per second
 on real PTB batches (median of several windows after warm-up), ms per step,
-achieved GFLOP/s and its fraction of the measured ceiling; peak memory; the
+achieved GFLOP/s and its fraction of the measured ceiling and of its shapes'
+bound, and the batch part by part (softmax layer, recurrence, the rest); peak memory; the
 exact batch-1 test evaluation time; SavedModel `step` latency at batch 1 and
 `score` time at batch 64; the tf.data pipeline alone. Prints a table and
 writes JSON. Weights are untrained: speed does not depend on their values.
@@ -104,6 +105,14 @@ def main(argv):
         result["bound_words_per_second"] = bound["words_per_second"]
         result["fraction_of_bound"] = (result["words_per_second"]
                                        / bound["words_per_second"])
+        parts = speed.train_parts(tf, config, variant, FLAGS.windows,
+                                  FLAGS.batches_per_window)
+        part_bounds = speed.part_bounds_ms(bound)
+        result["parts_ms"] = {
+            part: {"ms": ms, "bound_ms": part_bounds[part],
+                   "fraction_of_bound": part_bounds[part] / ms}
+            for part, ms in parts.items()}
+        result["rest_ms"] = result["ms_per_step"] - sum(parts.values())
         result["peak_rss_mb"] = peak_rss_mb()
         report["training"][f"{name} {variant}"] = result
         print(f"train {name} {variant}: {result['words_per_second']:.0f} words/s, "
@@ -113,6 +122,12 @@ def main(argv):
               f"{100 * result['fraction_of_ceiling']:.0f}% of the 2048^3 peak "
               f"({result['ceiling_words_per_second']:.0f} words/s)",
               flush=True)
+        print("  a batch, part by part (each timed alone): " + ", ".join(
+            f"{part} {figures['ms']:.1f} ms ({100 * figures['fraction_of_bound']:.0f}% "
+            f"of its matmuls' {figures['bound_ms']:.1f} ms)"
+            for part, figures in result["parts_ms"].items())
+            + f"; the rest (update, clipping, between parts) "
+              f"{result['rest_ms']:.1f} ms", flush=True)
 
     small = PRESETS["small"]
     report["test_config_epoch_seconds"] = {}

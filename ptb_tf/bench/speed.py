@@ -173,6 +173,79 @@ def train_rate(tf, corpus, config, windows, batches_per_window, variant):
             "gflops": words_per_second * flops_per_word(config) / 1e9}
 
 
+# The bound's parts that belong to the softmax layer; the others are the
+# recurrent layers' (their input projections and recurrent steps).
+SOFTMAX_PARTS = ("softmax forward", "softmax input gradient",
+                 "softmax weight gradient")
+
+
+def train_parts(tf, config, variant, windows, batches_per_window):
+    """Where a training batch's time goes: ms a batch of the softmax layer
+    and of the recurrent stack, each timed alone, forward and backward.
+
+    "softmax layer": the logits of [batch, num_steps, hidden] outputs, the
+    loss and its gradients to the outputs and the softmax weights, as
+    training computes them; "recurrence": the embedding, dropout and the
+    recurrent layers of `model.features` and their gradients, from a fixed
+    upstream gradient. Each runs batches_per_window times in one call (a
+    loop in a tf.function, compiled by XLA if the variant is), on random
+    ids and outputs; median of `windows` calls. Their sum against a whole
+    batch (train_rate) leaves what neither holds: the update, the clipping,
+    the steps between them.
+    """
+    from ptb_tf.training.losses import sequence_cost  # pylint: disable=g-import-not-at-top
+    trainer = trainer_for(config, variant)
+    model, jit = trainer.model, trainer.jit_compile
+    shape = [config.batch_size, config.num_steps]
+    ids = tf.random.uniform(shape, 0, config.vocab_size, tf.int32)
+    outputs = tf.random.normal(shape + [config.hidden_size])
+    state = model.zero_state(config.batch_size)
+    model(ids, state)  # builds the weights
+
+    def softmax_layer(index):
+        features = outputs + tf.cast(index, tf.float32)  # new operands each batch
+        with tf.GradientTape() as tape:
+            tape.watch(features)
+            cost = sequence_cost(model.logits(features), ids, autodiff=jit)
+        return cost, tape.gradient(cost, [features, *model.trainable_variables])
+
+    def recurrence(index):
+        with tf.GradientTape() as tape:
+            features, _ = model.features((ids + index) % config.vocab_size,
+                                         state, training=True)
+            cost = tf.reduce_sum(tf.cast(features, tf.float32) * outputs)
+        return cost, tape.gradient(cost, model.trainable_variables)
+
+    parts = {}
+    for name, part in (("softmax layer", softmax_layer),
+                       ("recurrence", recurrence)):
+        @tf.function(jit_compile=jit)
+        def loop(part=part):
+            total = tf.constant(0.0)
+            for index in tf.range(batches_per_window):
+                cost, gradients = part(index)
+                # Every gradient is read, so that none can be pruned.
+                total += cost + tf.add_n([tf.reduce_sum(tf.cast(
+                    gradient.values if isinstance(gradient, tf.IndexedSlices)
+                    else gradient, tf.float32))
+                    for gradient in gradients if gradient is not None])
+            return total
+
+        batches_per_second = median_rate(lambda loop=loop: loop().numpy(),
+                                         windows, batches_per_window)
+        parts[name] = 1e3 / batches_per_second
+    return parts
+
+
+def part_bounds_ms(bound):
+    """shape_bound's seconds_per_batch as ms a batch of the two parts
+    train_parts times: {"softmax layer": ..., "recurrence": ...}."""
+    seconds = bound["seconds_per_batch"]
+    softmax = sum(seconds[part] for part in SOFTMAX_PARTS)
+    return {"softmax layer": 1e3 * softmax,
+            "recurrence": 1e3 * (sum(seconds.values()) - softmax)}
+
+
 def epoch_time(corpus, config, variant):
     """Seconds of one full training epoch (the per-step overhead test)."""
     trainer = trainer_for(config, variant)

@@ -41,6 +41,10 @@ def test_the_timed_functions_run_on_a_tiny_model(corpus):
     assert rate["words_per_second"] > 0
     assert rate["ms_per_step"] == pytest.approx(
         1e3 * config.batch_size * config.num_steps / rate["words_per_second"])
+    parts = speed.train_parts(tf, config, "unrolled", windows=2,
+                              batches_per_window=2)
+    assert set(parts) == {"softmax layer", "recurrence"}
+    assert all(ms > 0 for ms in parts.values())
     assert speed.epoch_time(corpus, config, "keras") > 0
     assert speed.checkpoint_seconds(tf, config) > 0
     assert speed.pipeline_rate(corpus, config) > 0
@@ -114,6 +118,14 @@ def test_the_shape_bound_charges_each_matmul_at_its_own_rate():
                     in matmuls.items() if "recurrent" in key)
     assert slower["words_per_second"] == pytest.approx(
         words / ((flops - recurrent) / 100e9 + recurrent / 10e9))
+    # Split for the part-by-part figures: the softmax's three matmuls, and
+    # the recurrent layers' six.
+    parts = speed.part_bounds_ms(slower)
+    softmax = sum(count * 2 * m * k * n for key, (count, (m, k, n))
+                  in matmuls.items() if key.startswith("softmax"))
+    assert parts["softmax layer"] == pytest.approx(1e3 * softmax / 100e9)
+    assert parts["recurrence"] == pytest.approx(
+        1e3 * ((flops - recurrent - softmax) / 100e9 + recurrent / 10e9))
 
 
 def test_the_unrolled_lstm_bound_charges_one_recurrent_weight_gradient_a_layer():
