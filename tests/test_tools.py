@@ -81,7 +81,10 @@ def test_performance_tables_show_every_figure_of_the_run():
         "training": {"medium unrolled+bf16": {
             "words_per_second": 3210.0, "fraction_of_bound": 0.87,
             "bound_words_per_second": 3690.0, "fraction_of_ceiling": 0.61,
-            "ceiling_words_per_second": 5262.0}},
+            "ceiling_words_per_second": 5262.0, "ms_per_step": 218.1,
+            "parts_ms": {"softmax layer": {"ms": 80.2, "bound_ms": 70.5},
+                         "recurrence": {"ms": 120.3, "bound_ms": 110.6}},
+            "rest_ms": 17.6}},
         "serving_small": serving,
         "test_config_epoch_seconds": {"unrolled+xla": 11.7},
         "exact_test_seconds_small": 12.1, "pipeline_words_per_second": 2.3e7,
@@ -92,7 +95,9 @@ def test_performance_tables_show_every_figure_of_the_run():
                 "ratio": 2.1, "best_variant": "unrolled+bf16"}}}
     text = performance_tables.tables(report, side)
     for expected in ["201 (197-205, spread 4%)", "| medium | `unrolled+bf16` | 3,210 "
-                     "| 87% of 3,690 | 61% of 5,262 |", "23,456", "NOISY",
+                     "| 87% of 3,690 | 61% of 5,262 |",
+                     "| 218.1 ms | 80.2 ms (70.5 ms) | 120.3 ms (110.6 ms) | 17.6 ms |",
+                     "23,456", "NOISY",
                      "50% of 46,912", "p50 0.81 ms", "`unrolled+xla` 11.7 s",
                      "12.1 s", "23.0 M words/s", "53 ms", "**2.10x**",
                      "torch 2.13.0", report["command"]]:

@@ -5,7 +5,8 @@ r"""docs/performance.md's tables, written from one benchmark run's JSON.
 
 Every figure comes from the files named: the matmul rates (median, min-max
 and spread of each), training words/s per config and path beside its shape
-bound and the 2048^3 peak, inference (score, generate, step) beside theirs,
+bound and the 2048^3 peak and a batch part by part, inference (score,
+generate, step) beside theirs,
 the test config's epoch and the side costs; with --side_by_side, the PyTorch
 example's words/s and the ratio.
 """
@@ -44,6 +45,19 @@ def training(report):
             f"{result['bound_words_per_second']:,.0f} "
             f"| {100 * result['fraction_of_ceiling']:.0f}% of "
             f"{result['ceiling_words_per_second']:,.0f} |")
+    parted = [(key, result) for key, result in report["training"].items()
+              if "parts_ms" in result]  # reports before the parts had none
+    if parted:
+        rows += ["", "| config | path | a batch | softmax layer (its matmuls) "
+                 "| recurrence (its matmuls) | the rest |",
+                 "|---|---|---|---|---|---|"]
+        for key, result in parted:
+            name, variant = key.split(" ", 1)
+            rows.append(f"| {name} | `{variant}` | {result['ms_per_step']:.1f} ms | "
+                        + " | ".join(
+                            f"{part['ms']:.1f} ms ({part['bound_ms']:.1f} ms)"
+                            for part in result["parts_ms"].values())
+                        + f" | {result['rest_ms']:.1f} ms |")
     return "\n".join(rows)
 
 
