@@ -7,10 +7,10 @@ In one run: the float32 and bfloat16 matmul rates (a large square and the
 models' own shapes); for each config, steady-state training words per second
 on real PTB batches (median of several windows after warm-up), ms per step,
 achieved GFLOP/s and its fraction of the measured ceiling and of its shapes'
-bound, and the batch part by part (softmax layer, recurrence, the rest); peak memory; the
-exact batch-1 test evaluation time; SavedModel `step` latency at batch 1 and
-`score` time at batch 64; the tf.data pipeline alone. Prints a table and
-writes JSON. Weights are untrained: speed does not depend on their values.
+bound, and the batch part by part (softmax layer, recurrence, the rest);
+peak memory; the exact batch-1 test evaluation time; SavedModel `step`
+latency at batch 1 and `score` time at batch 64; the tf.data pipeline alone.
+Prints a table and writes JSON. Weights are untrained: speed does not depend on their values.
 """
 
 import sys
