@@ -203,7 +203,17 @@ class PTBModel(keras.Model):
         words dropped (zeros) in training if embedding_dropout > 0, the
         others scaled by 1 / (1 - embedding_dropout)."""
         compute = self.compute_dtype
-        outputs = tf.cast(self.embedding(inputs), compute)
+        # Rows gathered from the variable itself (ResourceGather), not from
+        # a read of all of it: once the update has scattered into the
+        # embedding (its gradient is sparse), TensorFlow copies the whole
+        # variable on every dense read, [V, H] a batch (1.3 ms of a small
+        # batch's ~33, profiled).
+        if not self.embedding.built:
+            # Where its call would build it, so weights are made in the same
+            # order (their seeds come from one stream in that order).
+            self.embedding.build(inputs.shape)
+        outputs = tf.cast(tf.gather(self.embedding.embeddings.value, inputs),
+                          compute)
         if training and self.embedding_dropout > 0:
             # One draw per vocabulary word, shared by all its occurrences.
             keep = self.word_dropout(tf.ones([self.vocab_size, 1], compute),

@@ -296,3 +296,19 @@ def test_shifted_exp_shifts_by_the_max_only_when_it_must(monkeypatch):
     monkeypatch.setattr(tf.config, "list_logical_devices",
                         lambda kind=None: ["GPU:0"] if kind == "GPU" else real(kind))
     np.testing.assert_allclose(recurrent.shifted_exp(logits)[2], [[3.0], [0.5]])
+
+
+@pytest.mark.parametrize("rnn_mode", ["keras", "unrolled"])
+def test_the_embedding_is_read_row_by_row(rnn_mode):
+    # A dense read of the embedding copies all of it every batch once the
+    # sparse update has scattered into it; only the looked-up rows are read.
+    model = PTBModel(VOCAB, HIDDEN, LAYERS, keep_prob=0.5, init_scale=0.3,
+                     rnn_mode=rnn_mode)
+    ids = random_ids(2, 3)
+    model(ids)
+    graph = tf.function(lambda ids: model(ids, training=True)
+                        ).get_concrete_function(ids).graph
+    handle = model.embedding.embeddings.value.handle
+    readers = {consumer.type for external, internal in graph.captures
+               if external is handle for consumer in internal.consumers()}
+    assert readers == {"ResourceGather"}
