@@ -200,7 +200,6 @@ def train_parts(tf, config, variant, windows, batches_per_window):
     ids = tf.random.uniform(shape, 0, config.vocab_size, tf.int32)
     outputs = tf.random.normal(shape + [config.hidden_size])
     state = model.zero_state(config.batch_size)
-    model(ids, state)  # builds the weights
 
     def softmax_layer(index):
         features = outputs + tf.cast(index, tf.float32)  # new operands each batch
