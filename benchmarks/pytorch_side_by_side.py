@@ -116,9 +116,10 @@ def example_words_per_second(command, config, lines):
 
 
 def round_bounds(speed, tf, name, config, variants, gflop_per_call=5.0):
-    """{variant: words/s at its shape bound}, from matmul rates of the
-    config's own shapes measured now (in the round, beside the timings),
-    each timed call running ~gflop_per_call GFLOP."""
+    """{variant: words/s at its shape bound}, from the rates of the config's
+    own matmul and log-softmax pass shapes measured now (in the round,
+    beside the timings), each timed matmul call running ~gflop_per_call
+    GFLOP."""
     shapes = {}
     for variant in variants:
         rnn_mode = parse_variant(variant)[0]
@@ -126,11 +127,16 @@ def round_bounds(speed, tf, name, config, variants, gflop_per_call=5.0):
             name, speed.step_matmuls(config, rnn_mode)))
     rates = speed.matmul_rates(tf, shapes, trials=3,
                                gflop_per_call=gflop_per_call)
+    pass_rates = speed.softmax_pass_rates(
+        tf, speed.pass_shapes(name, speed.softmax_passes(
+            config, config.batch_size, config.num_steps)),
+        trials=3, entries_per_call=gflop_per_call * 1e7)
     bounds = {}
     for variant in variants:
         rnn_mode, _, precision = parse_variant(variant)
         dtype_name = "bfloat16" if precision == "mixed_bfloat16" else "float32"
-        bounds[variant] = speed.shape_bound(name, config, rates, dtype_name,
+        bounds[variant] = speed.shape_bound(name, config, rates, pass_rates,
+                                            dtype_name,
                                             rnn_mode)["words_per_second"]
     return bounds
 

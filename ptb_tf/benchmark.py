@@ -67,15 +67,19 @@ def main(argv):
     # Figures are this machine's: say which one, with what it can run.
     print(f"machine: {machine['cpu_description']}, {machine['cores']} cores, "
           f"TensorFlow {machine['tensorflow']}", flush=True)
-    shapes = {"2048^3": (2048, 2048, 2048)}
+    shapes, passes = {"2048^3": (2048, 2048, 2048)}, {}
     for name in FLAGS.configs:
+        config = PRESETS[name]
         for rnn_mode in sorted({parse_variant(variant)[0]
                                 for variant in FLAGS.variants}):
             shapes.update(speed.bound_shapes(
-                name, speed.step_matmuls(PRESETS[name], rnn_mode)))
-    inference_work = speed.inference_matmuls(PRESETS["small"])
-    for workload, (matmuls, _) in inference_work.items():
+                name, speed.step_matmuls(config, rnn_mode)))
+        passes.update(speed.pass_shapes(name, speed.softmax_passes(
+            config, config.batch_size, config.num_steps)))
+    inference_work = speed.inference_workloads(PRESETS["small"])
+    for workload, (matmuls, softmax, _) in inference_work.items():
         shapes.update(speed.bound_shapes(f"small {workload}", matmuls))
+        passes.update(speed.pass_shapes(f"small {workload}", softmax))
     report["matmul_gflops"] = speed.matmul_rates(tf, shapes)
     report["plain_matmul_gflops"] = speed.plain_matmul_rates(tf)
     for key, rate in [*report["matmul_gflops"].items(),
@@ -86,6 +90,11 @@ def main(argv):
               f"{100 * rate['spread']:.0f}%)"
               + ("  NOISY: the machine was busy; do not trust this figure"
                  if rate["noisy"] else ""), flush=True)
+    report["softmax_passes_per_second"] = speed.softmax_pass_rates(tf, passes)
+    for key, rate in report["softmax_passes_per_second"].items():
+        print(f"{key} pass: {1e3 / rate['median']:.3f} ms (median of "
+              f"{rate['trials']}; spread {100 * rate['spread']:.0f}%)"
+              + ("  NOISY" if rate["noisy"] else ""), flush=True)
 
     report["training"] = {}
     for name, variant in [(name, variant) for name in FLAGS.configs
@@ -101,6 +110,7 @@ def main(argv):
         result["ceiling_words_per_second"] = (ceiling_of * 1e9
                                               / speed.flops_per_word(config))
         bound = speed.shape_bound(name, config, report["matmul_gflops"],
+                                  report["softmax_passes_per_second"],
                                   dtype_name, rnn_mode)
         result["bound_words_per_second"] = bound["words_per_second"]
         result["fraction_of_bound"] = (result["words_per_second"]
@@ -124,7 +134,7 @@ def main(argv):
               flush=True)
         print("  a batch, part by part (each timed alone): " + ", ".join(
             f"{part} {figures['ms']:.1f} ms ({100 * figures['fraction_of_bound']:.0f}% "
-            f"of its matmuls' {figures['bound_ms']:.1f} ms)"
+            f"of its bound's {figures['bound_ms']:.1f} ms)"
             for part, figures in result["parts_ms"].items())
             + f"; the rest (update, clipping, between parts) "
               f"{result['rest_ms']:.1f} ms", flush=True)
@@ -142,11 +152,11 @@ def main(argv):
     serving = speed.inference(tf, corpus, small)
     print(f"SavedModel (small): step at batch 1 p50 {serving['step_p50_ms']:.2f} "
           f"ms, p99 {serving['step_p99_ms']:.2f} ms", flush=True)
-    for workload, (matmuls, words) in inference_work.items():
+    for workload, (matmuls, softmax, words) in inference_work.items():
         rate = serving[workload]
-        seconds, _ = speed.matmul_seconds(f"small {workload}", matmuls,
-                                          report["matmul_gflops"], "float32")
-        rate["bound_words_per_second"] = words / seconds
+        rate["bound_words_per_second"] = speed.inference_bound(
+            f"small {workload}", matmuls, softmax, words,
+            report["matmul_gflops"], report["softmax_passes_per_second"])
         rate["fraction_of_bound"] = rate["median"] / rate["bound_words_per_second"]
         print(f"SavedModel (small) {workload}: {rate['median']:.0f} words/s "
               f"({rate['min']:.0f}-{rate['max']:.0f}), "

@@ -78,6 +78,9 @@ def test_performance_tables_show_every_figure_of_the_run():
                           "bfloat16 2048^3": _rate(402.0)},
         "plain_matmul_gflops": {"float32 2048^3": _rate(199.0),
                                 "bfloat16 2048^3": _rate(398.0)},
+        "softmax_passes_per_second": {
+            "float32 medium log-softmax forward": _rate(400.0),
+            "bfloat16 medium log-softmax forward": _rate(500.0, 0.3)},
         "training": {"medium unrolled+bf16": {
             "words_per_second": 3210.0, "fraction_of_bound": 0.87,
             "bound_words_per_second": 3690.0, "fraction_of_ceiling": 0.61,
@@ -97,6 +100,8 @@ def test_performance_tables_show_every_figure_of_the_run():
     for expected in ["201 (197-205, spread 4%)", "| medium | `unrolled+bf16` | 3,210 "
                      "| 87% of 3,690 | 61% of 5,262 |",
                      "| 218.1 ms | 80.2 ms (70.5 ms) | 120.3 ms (110.6 ms) | 17.6 ms |",
+                     "softmax layer (its matmuls and passes)",
+                     "| medium log-softmax forward | 2.50 (4%) | 2.00 (30%, NOISY) |",
                      "23,456", "NOISY",
                      "50% of 46,912", "p50 0.81 ms", "`unrolled+xla` 11.7 s",
                      "12.1 s", "23.0 M words/s", "53 ms", "**2.10x**",

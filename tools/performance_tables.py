@@ -4,7 +4,7 @@ r"""docs/performance.md's tables, written from one benchmark run's JSON.
         [--side_by_side=results/pytorch_side_by_side.json] > tables.md
 
 Every figure comes from the files named: the matmul rates (median, min-max
-and spread of each), training words/s per config and path beside its shape
+and spread of each), the log-softmax passes' times, training words/s per config and path beside its shape
 bound and the 2048^3 peak and a batch part by part, inference (score,
 generate, step) beside theirs,
 the test config's epoch and the side costs; with --side_by_side, the PyTorch
@@ -33,6 +33,23 @@ def ceilings(report):
     return "\n".join(rows)
 
 
+def passes(report):
+    """The log-softmax passes' times, float32 and bfloat16 logits (reports
+    before the bound charged them have none)."""
+    rates = report.get("softmax_passes_per_second")
+    if not rates:
+        return ""
+    rows = ["| log-softmax pass, one XLA loop | float32 logits, ms (spread) "
+            "| bfloat16 logits, ms (spread) |", "|---|---|---|"]
+    for key in [key.split(" ", 1)[1] for key in rates
+                if key.startswith("float32 ")]:
+        cells = [f"{1e3 / rate['median']:.2f} ({100 * rate['spread']:.0f}%"
+                 + (", NOISY" if rate["noisy"] else "") + ")"
+                 for rate in (rates[f"float32 {key}"], rates[f"bfloat16 {key}"])]
+        rows.append(f"| {key} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def training(report):
     """Each config and path: words/s, its shape bound and the peak."""
     rows = ["| config | path | words/s | of its shapes' bound (words/s) "
@@ -48,7 +65,12 @@ def training(report):
     parted = [(key, result) for key, result in report["training"].items()
               if "parts_ms" in result]  # reports before the parts had none
     if parted:
-        rows += ["", "| config | path | a batch | softmax layer (its matmuls) "
+        # Since the bound charged the log-softmax passes, the softmax
+        # layer's bound holds them besides its matmuls.
+        softmax_bound = ("its matmuls and passes"
+                         if "softmax_passes_per_second" in report
+                         else "its matmuls")
+        rows += ["", f"| config | path | a batch | softmax layer ({softmax_bound}) "
                  "| recurrence (its matmuls) | the rest |",
                  "|---|---|---|---|---|---|"]
         for key, result in parted:
@@ -112,7 +134,9 @@ def side_by_side(report):
 
 def tables(report, side=None) -> str:
     parts = [f"Command: `{report['command']}`", ceilings(report),
-             training(report), inference(report), other(report)]
+             passes(report), training(report), inference(report),
+             other(report)]
+    parts = [part for part in parts if part]
     if side:
         parts += [f"Command: `{side['command']}` (torch {side['torch']})",
                   side_by_side(side)]

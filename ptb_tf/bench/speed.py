@@ -69,20 +69,55 @@ def matmul_seconds(workload, matmuls, rates, dtype_name):
     return sum(seconds.values()), seconds
 
 
-def shape_bound(name, config, rates, dtype_name, rnn_mode="keras"):
-    """Training words/s of config `name` in rnn_mode at its matmul bound
-    (matmul_seconds of step_matmuls): an upper bound these shapes can reach.
-    Also the seconds per batch of each part."""
-    total, seconds = matmul_seconds(name, step_matmuls(config, rnn_mode),
-                                    rates, dtype_name)
-    return {"words_per_second": config.batch_size * config.num_steps / total,
-            "seconds_per_batch": seconds}
+def softmax_passes(config, batch, length, training=True):
+    """The log-softmax's passes over the [batch * length, vocab] logits of
+    `batch` sequences of `length` words, as {part: (rows, vocab)}: those no
+    implementation can skip. forward: one read of the logits (every exp and
+    each row's sum); in training also backward: one write of the logits'
+    gradient, the operand of the softmax's two gradient matmuls."""
+    passes = {"log-softmax forward": (batch * length, config.vocab_size)}
+    if training:
+        passes["log-softmax backward"] = (batch * length, config.vocab_size)
+    return passes
+
+
+def pass_seconds(workload, passes, rates, dtype_name):
+    """Seconds of `passes` (softmax_passes' dict) at the rates measured for
+    their own shapes (rates: softmax_pass_rates' dict of bound_shapes(
+    workload, passes), in passes/s, keyed "DTYPE WORKLOAD PART"), and per
+    part."""
+    seconds = {part: 1 / rates[f"{dtype_name} {workload} {part}"]["median"]
+               for part in passes}
+    return sum(seconds.values()), seconds
+
+
+def shape_bound(name, config, rates, pass_rates, dtype_name, rnn_mode="keras"):
+    """Training words/s of config `name` in rnn_mode at its shapes' bound: each
+    matmul of a batch (step_matmuls) at the rate measured for its own shape
+    (rates: matmul_rates'), and the log-softmax's two passes (softmax_passes)
+    at theirs (pass_rates: softmax_pass_rates'), nothing else taking time: an
+    upper bound these shapes can reach. Also the seconds per batch of each
+    part."""
+    matmuls, seconds = matmul_seconds(name, step_matmuls(config, rnn_mode),
+                                      rates, dtype_name)
+    passes, pass_parts = pass_seconds(
+        name, softmax_passes(config, config.batch_size, config.num_steps),
+        pass_rates, dtype_name)
+    return {"words_per_second": (config.batch_size * config.num_steps
+                                 / (matmuls + passes)),
+            "seconds_per_batch": {**seconds, **pass_parts}}
 
 
 def bound_shapes(workload, matmuls):
     """matmul_rates' shapes for matmul_seconds: {"WORKLOAD PART": (m, k, n)}."""
     return {f"{workload} {part}": shape
             for part, (_, shape) in matmuls.items()}
+
+
+def pass_shapes(workload, passes):
+    """softmax_pass_rates' shapes for pass_seconds: {"WORKLOAD PART": (rows,
+    vocab)}."""
+    return {f"{workload} {part}": shape for part, shape in passes.items()}
 
 
 # Distinct operand pairs a timed call cycles through: a matmul never sees
@@ -148,6 +183,57 @@ def plain_matmul_rates(tf, size=2048, trials=15):
     return results
 
 
+def softmax_pass_rates(tf, shapes, trials=7, entries_per_call=2e8):
+    """Passes/s of the log-softmax's passes over [rows, vocab] logits
+    (shapes: {"... log-softmax forward" or "... backward": (rows, vocab)}),
+    float32 and bfloat16 logits, each the rate_trials dict of `trials` calls.
+
+    Each pass at its fastest here: one loop compiled by XLA, which fuses the
+    exp with the row sums (forward: a read of the logits, their row sums'
+    logs out) or with the cast to the logits' type (backward: exp(logits -
+    logsumexp) written as a new tensor of their shape and type). A call runs
+    ~entries_per_call logits in a tf.while_loop over OPERAND_POOL
+    independent tensors, shifted by the loop index so that nothing can be
+    hoisted out of the loop; the backward's outputs are loop variables, so
+    that each one is written.
+    """
+    results = {}
+    for dtype in (tf.float32, tf.bfloat16):
+        for name, (rows, vocab) in shapes.items():
+            pool = [tf.cast(tf.random.normal([rows, vocab]), dtype)
+                    for _ in range(OPERAND_POOL)]
+            repeat = max(1, round(entries_per_call / (rows * vocab
+                                                      * OPERAND_POOL)))
+            backward = name.endswith("backward")
+
+            @tf.function(jit_compile=True)
+            def loop(pool=pool, repeat=repeat, backward=backward):
+                def body(index, total, outputs):
+                    shift = 0.01 * tf.cast(index % 3, tf.float32)
+                    written = []
+                    for logits in pool:
+                        logits = tf.cast(logits, tf.float32) + shift
+                        if backward:
+                            # A fixed stand-in for each row's logsumexp.
+                            written.append(tf.cast(
+                                tf.exp(logits - logits[:, :1]), dtype))
+                        else:
+                            total += tf.reduce_sum(tf.math.log(
+                                tf.reduce_sum(tf.exp(logits), -1)))
+                    return index + 1, total, written if backward else outputs
+                outputs = [tf.zeros_like(logits) for logits in pool]
+                _, total, outputs = tf.while_loop(
+                    lambda index, *_: index < repeat, body,
+                    (tf.constant(0), tf.constant(0.0), outputs))
+                return total + tf.add_n([tf.cast(output[0, 0], tf.float32)
+                                         for output in outputs])
+
+            results[f"{dtype.name} {name}"] = rate_trials(
+                lambda loop=loop: loop().numpy(), trials,
+                OPERAND_POOL * repeat)
+    return results
+
+
 def train_rate(tf, corpus, config, windows, batches_per_window, variant):
     """Steady-state training speed of `config` on real PTB batches."""
     from ptb_tf.corpus.datasets import window_dataset  # pylint: disable=g-import-not-at-top
@@ -176,7 +262,8 @@ def train_rate(tf, corpus, config, windows, batches_per_window, variant):
 # The bound's parts that belong to the softmax layer; the others are the
 # recurrent layers' (their input projections and recurrent steps).
 SOFTMAX_PARTS = ("softmax forward", "softmax input gradient",
-                 "softmax weight gradient")
+                 "softmax weight gradient", "log-softmax forward",
+                 "log-softmax backward")
 
 
 def train_parts(tf, config, variant, windows, batches_per_window):
@@ -273,17 +360,30 @@ GENERATE_BATCHES = (1, 64)
 GENERATED_WORDS = 200
 
 
-def inference_matmuls(config):
-    """{workload: (forward matmuls, words per call)} of the inference timed
-    by `inference`: score of 64 x 35 words, and one generated word per row
-    at each of GENERATE_BATCHES (per word: the stack's step and the softmax)."""
+def inference_workloads(config):
+    """{workload: (forward matmuls, log-softmax passes, words per call)} of
+    the inference timed by `inference`: score of 64 x 35 words, and one
+    generated word per row at each of GENERATE_BATCHES (per word: the
+    stack's step and the softmax). Each reads its log-softmax once (score's
+    log-probabilities, generate's sampling weights)."""
     workloads = {f"score {SCORE_BATCH}x{SCORE_LENGTH}": (
         forward_matmuls(config, SCORE_BATCH, SCORE_LENGTH),
+        softmax_passes(config, SCORE_BATCH, SCORE_LENGTH, training=False),
         SCORE_BATCH * SCORE_LENGTH)}
     for batch in GENERATE_BATCHES:
         workloads[f"generate batch {batch}"] = (
-            forward_matmuls(config, batch, 1), batch)
+            forward_matmuls(config, batch, 1),
+            softmax_passes(config, batch, 1, training=False), batch)
     return workloads
+
+
+def inference_bound(workload, matmuls, passes, words, rates, pass_rates):
+    """Words/s of an inference workload (inference_workloads') at its shapes'
+    bound: its float32 forward matmuls and log-softmax pass at their own
+    rates."""
+    seconds = (matmul_seconds(workload, matmuls, rates, "float32")[0]
+               + pass_seconds(workload, passes, pass_rates, "float32")[0])
+    return words / seconds
 
 
 def inference(tf, corpus, config, trials=15):

@@ -50,8 +50,8 @@ def test_the_timed_functions_run_on_a_tiny_model(corpus):
     assert speed.pipeline_rate(corpus, config) > 0
     served = speed.inference(tf, corpus, config, trials=3)
     assert served["step_p50_ms"] <= served["step_p99_ms"]
-    assert set(speed.inference_matmuls(config)) < set(served)
-    for workload in speed.inference_matmuls(config):
+    assert set(speed.inference_workloads(config)) < set(served)
+    for workload in speed.inference_workloads(config):
         assert served[workload]["median"] > 0
     costs = speed.side_costs(1e6, 0.5, corpus, words_per_second=100.0)
     assert costs["epoch_seconds"] == pytest.approx(len(corpus.train) / 100.0)
@@ -97,7 +97,23 @@ def test_matmul_rates_measure_each_shape_and_precision():
         assert rate["median"] > 0
 
 
-def test_the_shape_bound_charges_each_matmul_at_its_own_rate():
+def _pass_rates(config, workload, passes_per_second):
+    """Every log-softmax pass of a training batch of `config` at one rate."""
+    return {f"float32 {key}": {"median": passes_per_second}
+            for key in speed.pass_shapes(workload, speed.softmax_passes(
+                config, config.batch_size, config.num_steps))}
+
+
+def test_the_softmax_passes_are_a_read_forward_and_a_write_backward():
+    config = PRESETS["small"]
+    rows = config.batch_size * config.num_steps
+    assert speed.softmax_passes(config, config.batch_size, config.num_steps) == {
+        "log-softmax forward": (rows, 10000), "log-softmax backward": (rows, 10000)}
+    assert speed.softmax_passes(config, 64, 35, training=False) == {
+        "log-softmax forward": (64 * 35, 10000)}
+
+
+def test_the_shape_bound_charges_each_matmul_and_pass_at_its_own_rate():
     config = PRESETS["small"]
     matmuls = speed.step_matmuls(config)
     # Three matmuls (forward and two gradients) of three parts.
@@ -107,23 +123,31 @@ def test_the_shape_bound_charges_each_matmul_at_its_own_rate():
     assert flops / words == pytest.approx(speed.flops_per_word(config))
     shapes = speed.bound_shapes("small", matmuls)
     rates = {f"float32 {key}": {"median": 100.0} for key in shapes}
-    bound = speed.shape_bound("small", config, rates, "float32")
-    assert bound["words_per_second"] == pytest.approx(100e9 * words / flops)
+    # Each of the two passes 1 ms.
+    pass_rates = _pass_rates(config, "small", 1000.0)
+    bound = speed.shape_bound("small", config, rates, pass_rates, "float32")
+    assert bound["words_per_second"] == pytest.approx(
+        words / (flops / 100e9 + 2e-3))
     # One slow shape (the recurrent step) lowers the bound by its share.
     for key in shapes:
         if "recurrent" in key:
             rates[f"float32 {key}"] = {"median": 10.0}
-    slower = speed.shape_bound("small", config, rates, "float32")
+    slower = speed.shape_bound("small", config, rates, pass_rates, "float32")
     recurrent = sum(count * 2 * m * k * n for key, (count, (m, k, n))
                     in matmuls.items() if "recurrent" in key)
     assert slower["words_per_second"] == pytest.approx(
-        words / ((flops - recurrent) / 100e9 + recurrent / 10e9))
-    # Split for the part-by-part figures: the softmax's three matmuls, and
-    # the recurrent layers' six.
-    parts = speed.part_bounds_ms(slower)
+        words / ((flops - recurrent) / 100e9 + recurrent / 10e9 + 2e-3))
+    # A slower pass too.
+    pass_rates["float32 small log-softmax backward"] = {"median": 250.0}
+    slowest = speed.shape_bound("small", config, rates, pass_rates, "float32")
+    assert 1 / slowest["words_per_second"] == pytest.approx(
+        1 / slower["words_per_second"] + 3e-3 / words)
+    # Split for the part-by-part figures: the softmax's three matmuls and
+    # two passes, and the recurrent layers' six matmuls.
+    parts = speed.part_bounds_ms(slowest)
     softmax = sum(count * 2 * m * k * n for key, (count, (m, k, n))
                   in matmuls.items() if key.startswith("softmax"))
-    assert parts["softmax layer"] == pytest.approx(1e3 * softmax / 100e9)
+    assert parts["softmax layer"] == pytest.approx(1e3 * softmax / 100e9 + 5.0)
     assert parts["recurrence"] == pytest.approx(
         1e3 * ((flops - recurrent - softmax) / 100e9 + recurrent / 10e9))
 
@@ -147,29 +171,50 @@ def test_the_unrolled_lstm_bound_charges_one_recurrent_weight_gradient_a_layer()
     rates = {f"float32 {key}": {"median": 100.0}
              for mode in ("keras", "unrolled")
              for key in speed.bound_shapes("small", speed.step_matmuls(config, mode))}
+    pass_rates = _pass_rates(config, "small", 1e12)  # passes taking no time
     # The per-step shape slow (as measured: a batch of 20 rows): only the
     # looped path's bound falls.
     rates["float32 small recurrent weight gradient"] = {"median": 10.0}
-    assert (speed.shape_bound("small", config, rates, "float32", "unrolled")
-            ["words_per_second"] == pytest.approx(100e9 * words / flops(looped)))
-    assert (speed.shape_bound("small", config, rates, "float32", "keras")
-            ["words_per_second"] < 0.9 * 100e9 * words / flops(looped))
+    assert (speed.shape_bound("small", config, rates, pass_rates, "float32",
+                              "unrolled")["words_per_second"]
+            == pytest.approx(100e9 * words / flops(looped)))
+    assert (speed.shape_bound("small", config, rates, pass_rates, "float32",
+                              "keras")["words_per_second"]
+            < 0.9 * 100e9 * words / flops(looped))
 
 
 def test_inference_bounds_count_the_forward_pass_of_each_workload():
     config = PRESETS["small"]
-    workloads = speed.inference_matmuls(config)
-    matmuls, words = workloads["score 64x35"]
+    workloads = speed.inference_workloads(config)
+    matmuls, passes, words = workloads["score 64x35"]
     assert words == 64 * 35
+    assert passes == {"log-softmax forward": (64 * 35, 10000)}
     flops = sum(count * 2 * m * k * n for count, (m, k, n) in matmuls.values())
     # The forward third of a training word's FLOPs, for each scored word.
     assert flops == pytest.approx(words * speed.flops_per_word(config) / 3)
-    matmuls, words = workloads["generate batch 1"]
+    matmuls, passes, words = workloads["generate batch 1"]
     assert words == 1 and matmuls["recurrent"] == (2, (1, 200, 800))
     assert matmuls["softmax"] == (1, (1, 200, 10000))
-    rates = {f"float32 small generate batch 1 {part}": {"median": 2.0}
-             for part in matmuls}
-    seconds, per_part = speed.matmul_seconds("small generate batch 1", matmuls,
-                                             rates, "float32")
+    assert passes == {"log-softmax forward": (1, 10000)}
+    workload = "small generate batch 1"
+    rates = {f"float32 {workload} {part}": {"median": 2.0} for part in matmuls}
+    seconds, per_part = speed.matmul_seconds(workload, matmuls, rates, "float32")
     assert seconds == pytest.approx(sum(per_part.values()))
     assert per_part["softmax"] == pytest.approx(2 * 200 * 10000 / 2e9)
+    # The bound: the matmuls, then the pass (here 1 ms).
+    pass_rates = {f"float32 {workload} log-softmax forward": {"median": 1000.0}}
+    assert speed.inference_bound(workload, matmuls, passes, words, rates,
+                                 pass_rates) == pytest.approx(1 / (seconds + 1e-3))
+
+
+@pytest.mark.slow
+def test_softmax_pass_rates_time_each_pass_and_type():
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    shapes = {"tiny log-softmax forward": (4, 50),
+              "tiny log-softmax backward": (4, 50)}
+    rates = speed.softmax_pass_rates(tf, shapes, trials=3, entries_per_call=1e4)
+    assert set(rates) == {f"{dtype} {key}" for dtype in ("float32", "bfloat16")
+                          for key in shapes}
+    for rate in rates.values():
+        assert rate["trials"] == 3 and rate["min"] <= rate["median"] <= rate["max"]
+        assert rate["median"] > 0
