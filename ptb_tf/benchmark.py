@@ -123,6 +123,8 @@ def main(argv):
                    "fraction_of_bound": part_bounds[part] / ms}
             for part, ms in parts.items()}
         result["rest_ms"] = result["ms_per_step"] - sum(parts.values())
+        result["bound_contradicted"] = speed.bound_contradicted(
+            result["fraction_of_bound"], result["parts_ms"])
         result["peak_rss_mb"] = peak_rss_mb()
         report["training"][f"{name} {variant}"] = result
         print(f"train {name} {variant}: {result['words_per_second']:.0f} words/s, "
@@ -138,6 +140,10 @@ def main(argv):
             for part, figures in result["parts_ms"].items())
             + f"; the rest (update, clipping, between parts) "
               f"{result['rest_ms']:.1f} ms", flush=True)
+        if result["bound_contradicted"]:
+            print("  BOUND TOO LOW: a figure ran faster than its bound, whose "
+                  "rates were measured in a slow spell; do not trust these "
+                  "fractions", flush=True)
 
     small = PRESETS["small"]
     report["test_config_epoch_seconds"] = {}

@@ -332,6 +332,17 @@ def part_bounds_ms(bound):
             "recurrence": 1e3 * (sum(seconds.values()) - softmax)}
 
 
+def bound_contradicted(fraction_of_bound, parts_ms) -> bool:
+    """Whether a training figure (its fraction of the shape bound) or one of
+    its parts (train_parts' ms beside part_bounds_ms', as the benchmark
+    records them: {part: {"ms", "bound_ms", ...}}) ran faster than its bound.
+    A bound cannot be beaten: its rates were measured in a slow spell of the
+    machine (one that every trial of a rate shared, so that their spread did
+    not show it), and the fractions read too high."""
+    return fraction_of_bound > 1 or any(
+        part["ms"] < part["bound_ms"] for part in parts_ms.values())
+
+
 def epoch_time(corpus, config, variant):
     """Seconds of one full training epoch (the per-step overhead test)."""
     trainer = trainer_for(config, variant)

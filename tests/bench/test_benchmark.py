@@ -218,3 +218,14 @@ def test_softmax_pass_rates_time_each_pass_and_type():
     for rate in rates.values():
         assert rate["trials"] == 3 and rate["min"] <= rate["median"] <= rate["max"]
         assert rate["median"] > 0
+
+
+def test_a_figure_faster_than_its_bound_says_the_bound_is_too_low():
+    parts = {"softmax layer": {"ms": 21.2, "bound_ms": 20.0},
+             "recurrence": {"ms": 9.2, "bound_ms": 6.0}}
+    assert not speed.bound_contradicted(0.79, parts)
+    assert speed.bound_contradicted(1.02, parts)
+    # As in a run whose rates were measured in a slow spell: the softmax
+    # layer alone ran at 109% of its bound.
+    parts["softmax layer"]["bound_ms"] = 23.1
+    assert speed.bound_contradicted(0.79, parts)
