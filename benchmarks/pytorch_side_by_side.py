@@ -141,6 +141,14 @@ def round_bounds(speed, tf, name, config, variants, gflop_per_call=5.0):
     return bounds
 
 
+def beaten_bounds(rates, bounds):
+    """The paths whose words/s in a round (rates: {path: words/s}) beat
+    their shape bound of that round (bounds: {path: words/s}): a bound
+    cannot be beaten, so that round's rates were measured in a slow spell."""
+    return [variant for variant, bound in bounds.items()
+            if rates[variant] > bound]
+
+
 def main(argv):
     cli.check_no_arguments(argv)
     cli.require_data_path(FLAGS.data_path)
@@ -196,6 +204,13 @@ def main(argv):
                     + " words/s; shape bounds " + ", ".join(
                         f"{key} {values[-1]:.0f}" for key, values
                         in bounds.items()), flush=True)
+                beaten = beaten_bounds(
+                    {key: values[-1] for key, values in rates.items()},
+                    {key: values[-1] for key, values in bounds.items()})
+                if beaten:
+                    print(f"  BOUND TOO LOW in this round ({', '.join(beaten)} "
+                          "ran faster than its bound, whose rates were measured "
+                          "in a slow spell)", flush=True)
             medians = {key: statistics.median(values)
                        for key, values in rates.items()}
             bound_medians = {key: statistics.median(values)

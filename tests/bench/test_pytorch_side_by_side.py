@@ -79,3 +79,12 @@ def test_each_round_measures_each_paths_shape_bound_beside_it():
     assert set(bounds) == {"unrolled", "unrolled+bf16", "keras"}
     # Words/s a batch of the test config's matmuls allows: finite, positive.
     assert all(0 < bound < float("inf") for bound in bounds.values())
+
+
+def test_a_path_faster_than_its_rounds_bound_is_named():
+    rates = {"pytorch example": 6000.0, "unrolled+bf16": 11000.0,
+             "unrolled+xla": 9000.0}
+    bounds = {"unrolled+bf16": 14000.0, "unrolled+xla": 8500.0}
+    assert side_by_side.beaten_bounds(rates, bounds) == ["unrolled+xla"]
+    bounds["unrolled+xla"] = 9500.0
+    assert side_by_side.beaten_bounds(rates, bounds) == []
