@@ -106,7 +106,7 @@ def test_performance_tables_show_every_figure_of_the_run():
                      "| 87% of 3,690 | 61% of 5,262 |",
                      "| 218.1 ms | 80.2 ms (70.5 ms) | 120.3 ms (110.6 ms) | 17.6 ms |",
                      "softmax layer (its matmuls and passes)",
-                     "| 79% of 13,733 (BOUND TOO LOW: a part beat it) |",
+                     "| 79% of 13,733 (BOUND TOO LOW: a figure beat it) |",
                      "| medium log-softmax forward | 2.50 (4%) | 2.00 (30%, NOISY) |",
                      "23,456", "NOISY",
                      "50% of 46,912", "p50 0.81 ms", "`unrolled+xla` 11.7 s",

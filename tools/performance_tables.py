@@ -4,10 +4,10 @@ r"""docs/performance.md's tables, written from one benchmark run's JSON.
         [--side_by_side=results/pytorch_side_by_side.json] > tables.md
 
 Every figure comes from the files named: the matmul rates (median, min-max
-and spread of each), the log-softmax passes' times, training words/s per config and path beside its shape
-bound and the 2048^3 peak and a batch part by part, inference (score,
-generate, step) beside theirs,
-the test config's epoch and the side costs; with --side_by_side, the PyTorch
+and spread of each), the log-softmax passes' times, training words/s per
+config and path beside its shape bound and the 2048^3 peak and a batch part
+by part, inference (score, generate, step) beside theirs, the test config's
+epoch and the side costs; with --side_by_side, the PyTorch
 example's words/s and the ratio.
 """
 
@@ -60,7 +60,7 @@ def training(report):
             f"| {name} | `{variant}` | {result['words_per_second']:,.0f} "
             f"| {100 * result['fraction_of_bound']:.0f}% of "
             f"{result['bound_words_per_second']:,.0f}"
-            + (" (BOUND TOO LOW: a part beat it)"
+            + (" (BOUND TOO LOW: a figure beat it)"
                if result.get("bound_contradicted") else "") + " "
             f"| {100 * result['fraction_of_ceiling']:.0f}% of "
             f"{result['ceiling_words_per_second']:,.0f} |")

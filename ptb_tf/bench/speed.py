@@ -83,7 +83,7 @@ def softmax_passes(config, batch, length, training=True):
 
 def pass_seconds(workload, passes, rates, dtype_name):
     """Seconds of `passes` (softmax_passes' dict) at the rates measured for
-    their own shapes (rates: softmax_pass_rates' dict of bound_shapes(
+    their own shapes (rates: softmax_pass_rates' dict of pass_shapes(
     workload, passes), in passes/s, keyed "DTYPE WORKLOAD PART"), and per
     part."""
     seconds = {part: 1 / rates[f"{dtype_name} {workload} {part}"]["median"]
