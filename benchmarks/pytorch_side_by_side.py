@@ -128,8 +128,7 @@ def round_bounds(speed, tf, name, config, variants, gflop_per_call=5.0):
     rates = speed.matmul_rates(tf, shapes, trials=3,
                                gflop_per_call=gflop_per_call)
     pass_rates = speed.softmax_pass_rates(
-        tf, speed.pass_shapes(name, speed.softmax_passes(
-            config, config.batch_size, config.num_steps)),
+        tf, speed.pass_shapes(name, speed.step_passes(config)),
         trials=3, entries_per_call=gflop_per_call * 1e7)
     bounds = {}
     for variant in variants:

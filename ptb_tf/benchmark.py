@@ -74,8 +74,7 @@ def main(argv):
                                 for variant in FLAGS.variants}):
             shapes.update(speed.bound_shapes(
                 name, speed.step_matmuls(config, rnn_mode)))
-        passes.update(speed.pass_shapes(name, speed.softmax_passes(
-            config, config.batch_size, config.num_steps)))
+        passes.update(speed.pass_shapes(name, speed.step_passes(config)))
     inference_work = speed.inference_workloads(PRESETS["small"])
     for workload, (matmuls, softmax, _) in inference_work.items():
         shapes.update(speed.bound_shapes(f"small {workload}", matmuls))

@@ -81,6 +81,12 @@ def softmax_passes(config, batch, length, training=True):
     return passes
 
 
+def step_passes(config):
+    """The log-softmax passes of one training batch (softmax_passes), beside
+    step_matmuls' matmuls."""
+    return softmax_passes(config, config.batch_size, config.num_steps)
+
+
 def pass_seconds(workload, passes, rates, dtype_name):
     """Seconds of `passes` (softmax_passes' dict) at the rates measured for
     their own shapes (rates: softmax_pass_rates' dict of pass_shapes(
@@ -101,8 +107,7 @@ def shape_bound(name, config, rates, pass_rates, dtype_name, rnn_mode="keras"):
     matmuls, seconds = matmul_seconds(name, step_matmuls(config, rnn_mode),
                                       rates, dtype_name)
     passes, pass_parts = pass_seconds(
-        name, softmax_passes(config, config.batch_size, config.num_steps),
-        pass_rates, dtype_name)
+        name, step_passes(config), pass_rates, dtype_name)
     return {"words_per_second": (config.batch_size * config.num_steps
                                  / (matmuls + passes)),
             "seconds_per_batch": {**seconds, **pass_parts}}

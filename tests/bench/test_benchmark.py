@@ -100,14 +100,13 @@ def test_matmul_rates_measure_each_shape_and_precision():
 def _pass_rates(config, workload, passes_per_second):
     """Every log-softmax pass of a training batch of `config` at one rate."""
     return {f"float32 {key}": {"median": passes_per_second}
-            for key in speed.pass_shapes(workload, speed.softmax_passes(
-                config, config.batch_size, config.num_steps))}
+            for key in speed.pass_shapes(workload, speed.step_passes(config))}
 
 
 def test_the_softmax_passes_are_a_read_forward_and_a_write_backward():
     config = PRESETS["small"]
     rows = config.batch_size * config.num_steps
-    assert speed.softmax_passes(config, config.batch_size, config.num_steps) == {
+    assert speed.step_passes(config) == {
         "log-softmax forward": (rows, 10000), "log-softmax backward": (rows, 10000)}
     assert speed.softmax_passes(config, 64, 35, training=False) == {
         "log-softmax forward": (64 * 35, 10000)}
