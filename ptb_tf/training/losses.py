@@ -56,14 +56,31 @@ def token_nll(logits: tf.Tensor, targets: tf.Tensor):
     def gradient(upstream):
         rows = tf.reshape(exp * (upstream[..., None] / total),
                           [-1, tf.shape(logits)[-1]])
-        flat_targets = tf.reshape(targets, [-1])
-        at_targets = tf.stack([tf.range(tf.shape(flat_targets)[0]),
-                               flat_targets], 1)
-        rows = tf.tensor_scatter_nd_sub(rows, at_targets,
-                                        tf.reshape(upstream, [-1]))
+        rows = subtract_at_columns(rows, tf.reshape(targets, [-1]),
+                                   tf.reshape(upstream, [-1]))
         return tf.reshape(rows, tf.shape(logits)), None
 
     return nll, gradient
+
+
+def subtract_at_columns(rows, columns, values):
+    """rows float32 [n, vocab] with values[k] subtracted at [k, columns[k]].
+
+    rows must be a tensor that nothing else reads: with n known when
+    tracing, the subtraction is made in rows' own buffer (InplaceSub on a
+    flat view). TensorScatterSub, the safe op, copies all of rows first
+    on the CPU, where it never takes over its input's buffer: 1.6 ms of op
+    time a small bf16 batch to update 400 of 4 million entries, profiled.
+    columns int32 [n], values float32 [n].
+    """
+    n, vocab = rows.shape
+    if n is None or vocab is None or n * vocab >= 2**31:  # int32 positions
+        return tf.tensor_scatter_nd_sub(
+            rows, tf.stack([tf.range(tf.shape(rows)[0]), columns], 1), values)
+    flat = tf.raw_ops.InplaceSub(x=tf.reshape(rows, [-1, 1]),
+                                 i=tf.range(n) * vocab + columns,
+                                 v=values[:, None])
+    return tf.reshape(flat, [n, vocab])
 
 
 def log_uniform_candidates(num_sampled: int, vocab_size: int, seed):

@@ -54,6 +54,40 @@ def test_token_nll_has_the_gradient_of_tensorflows_cross_entropy(shape, scale):
     np.testing.assert_allclose(gradients[0], gradients[1], atol=1e-6)
 
 
+@pytest.mark.parametrize("static", [True, False])
+def test_token_nll_gradient_in_a_graph_subtracts_the_targets_in_place(static):
+    # Shapes known when tracing: the targets' term is subtracted in the
+    # gradient's own buffer (InplaceSub); unknown: a TensorScatterSub. Both
+    # give the cross entropy's gradient.
+    rng = np.random.RandomState(3)
+    logits = tf.constant(rng.randn(4, 5, 11), tf.float32)
+    targets = tf.constant(rng.randint(0, 11, (4, 5)), tf.int32)
+    upstream = tf.constant(rng.rand(4, 5), tf.float32)
+
+    def gradient(nll):
+        def run(logits, targets, upstream):
+            with tf.GradientTape() as tape:
+                tape.watch(logits)
+                value = nll(logits, targets)
+            return tape.gradient(value, logits, output_gradients=upstream)
+        return run
+
+    signature = None if static else [tf.TensorSpec([None, 5, 11]),
+                                     tf.TensorSpec([None, 5], tf.int32),
+                                     tf.TensorSpec([None, 5])]
+    compiled = tf.function(gradient(token_nll), input_signature=signature)
+    graph = compiled.get_concrete_function(logits, targets, upstream).graph
+    ops = {op.type for op in graph.get_operations()} | {
+        node.op for function in graph.as_graph_def().library.function
+        for node in function.node_def}
+    assert ("InplaceSub" in ops) == static
+    assert ("TensorScatterSub" in ops) != static
+    expected = gradient(lambda x, y: tf.nn.sparse_softmax_cross_entropy_with_logits(
+        y, x))(logits, targets, upstream)
+    np.testing.assert_allclose(compiled(logits, targets, upstream), expected,
+                               atol=1e-6)
+
+
 def test_one_train_step_lowers_the_loss(corpus):
     config = tiny_config(corpus)
     trainer = Trainer(build_model(config), config)
