@@ -285,7 +285,6 @@ def train_parts(tf, config, variant, windows, batches_per_window):
     batch (train_rate) leaves what neither holds: the update, the clipping,
     the steps between them.
     """
-    from ptb_tf.training.losses import sequence_cost  # pylint: disable=g-import-not-at-top
     trainer = trainer_for(config, variant)
     model, jit = trainer.model, trainer.jit_compile
     shape = [config.batch_size, config.num_steps]
@@ -297,7 +296,7 @@ def train_parts(tf, config, variant, windows, batches_per_window):
         features = outputs + tf.cast(index, tf.float32)  # new operands each batch
         with tf.GradientTape() as tape:
             tape.watch(features)
-            cost = sequence_cost(model.logits(features), ids, autodiff=jit)
+            cost = trainer.softmax_cost(features, ids)
         return cost, tape.gradient(cost, [features, *model.trainable_variables])
 
     def recurrence(index):

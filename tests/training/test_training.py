@@ -13,7 +13,8 @@ from tests.helpers import (first_batch, nth_line_in_epoch, run_until,
                            update_norm, write_corpus)
 
 from ptb_tf.options import RunOptions, resolve_auto
-from ptb_tf.training.losses import sequence_cost, token_nll
+from ptb_tf.training.losses import (narrow_sequence_cost, sequence_cost,
+                                    token_nll)
 from ptb_tf.training.models import build_model
 from ptb_tf.training.run import train_and_evaluate
 from ptb_tf.training.trainer import Trainer
@@ -86,6 +87,69 @@ def test_token_nll_gradient_in_a_graph_subtracts_the_targets_in_place(static):
         y, x))(logits, targets, upstream)
     np.testing.assert_allclose(compiled(logits, targets, upstream), expected,
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_narrow_sequence_cost_has_the_value_and_gradients_of_sequence_cost(
+        jit_compile):
+    rng = np.random.RandomState(2)
+    outputs = tf.constant(rng.randn(3, 4, 2), tf.float32)
+    kernel = tf.constant(2 * rng.randn(2, 9), tf.float32)
+    bias = tf.constant(rng.randn(9), tf.float32)
+    targets = tf.constant(rng.randint(0, 3, (3, 4)), tf.int32)  # repeated
+
+    @tf.function(jit_compile=jit_compile)
+    def cost_and_gradients(cost_of):
+        with tf.GradientTape() as tape:
+            tape.watch([outputs, kernel, bias])
+            cost = cost_of()
+        return [cost] + tape.gradient(cost, [outputs, kernel, bias])
+
+    narrow = cost_and_gradients(
+        lambda: narrow_sequence_cost(outputs, kernel, bias, targets))
+    full = cost_and_gradients(lambda: sequence_cost(
+        tf.einsum("bth,hv->btv", outputs, kernel) + bias, targets,
+        autodiff=jit_compile))  # token_nll's in-place op has no XLA kernel
+    for narrow_value, full_value in zip(narrow, full):
+        np.testing.assert_allclose(narrow_value, full_value, rtol=1e-5,
+                                   atol=1e-6)
+
+
+@pytest.mark.parametrize("bias_value", [-60.0, 75.0])
+def test_narrow_sequence_cost_is_nan_where_float32_exp_would_round(
+        bias_value):
+    # sequence_cost is finite here (it shifts by the maximum); the narrow
+    # form, which does not, says so rather than return a rounded cost.
+    outputs = tf.zeros([2, 3, 2])
+    kernel = tf.zeros([2, 5])
+    targets = tf.zeros([2, 3], tf.int32)
+    bias = tf.fill([5], bias_value)
+    assert np.isfinite(float(sequence_cost(
+        tf.zeros([2, 3, 5]) + bias, targets)))
+    assert np.isnan(float(narrow_sequence_cost(outputs, kernel, bias,
+                                               targets)))
+    assert np.isfinite(float(narrow_sequence_cost(outputs, kernel,
+                                                  tf.zeros([5]), targets)))
+
+
+@pytest.mark.parametrize("hidden_size, narrow", [(2, True), (8, False)])
+def test_xla_training_takes_the_narrow_cost_for_a_few_hidden_units(
+        corpus, hidden_size, narrow):
+    config = tiny_config(corpus, hidden_size=hidden_size)
+    trainer = Trainer(build_model(config, rnn_mode="unrolled"), config,
+                      jit_compile=True)
+    outputs = tf.random.stateless_normal([4, 5, hidden_size], [3, 4])
+    targets = tf.random.stateless_uniform([4, 5], [5, 6], 0,
+                                          config.vocab_size, tf.int32)
+    graph = tf.function(trainer.softmax_cost).get_concrete_function(
+        outputs, targets).graph
+    uses_matmul = any(op.type in ("MatMul", "BatchMatMulV2", "Einsum")
+                      for op in graph.get_operations())
+    assert uses_matmul != narrow
+    # The same cost as the model's logits give, either way.
+    expected = sequence_cost(trainer.model.logits(outputs), targets)
+    assert float(trainer.softmax_cost(outputs, targets)) == pytest.approx(
+        float(expected), rel=1e-5)
 
 
 def test_one_train_step_lowers_the_loss(corpus):
