@@ -347,16 +347,19 @@ def bound_contradicted(fraction_of_bound, parts_ms) -> bool:
         part["ms"] < part["bound_ms"] for part in parts_ms.values())
 
 
-def epoch_time(corpus, config, variant):
-    """Seconds of one full training epoch (the per-step overhead test)."""
+def epoch_times(corpus, config, variant, epochs=3):
+    """Seconds of each of `epochs` full training epochs after a first one,
+    which traces and compiles (the per-step overhead test). More than one:
+    the XLA path's epoch has read 7.1-8.4 s and 10.2 s in turn, in one
+    process on a quiet machine (the thread scheduling of its steps)."""
     trainer = trainer_for(config, variant)
 
     def epoch():
         return trainer.run_epoch(corpus.train, config.batch_size,
                                  config.num_steps, train=True)["seconds"]
 
-    epoch()  # A first epoch traces and compiles: time the second.
-    return epoch()
+    epoch()
+    return [epoch() for _ in range(epochs)]
 
 
 def exact_test_seconds(corpus, config, window=500):
