@@ -103,10 +103,15 @@ def inference(report):
 
 def other(report):
     """The test config's epoch per path, the exact test, the side costs."""
-    epochs = ", ".join(f"`{variant}` {seconds:.1f} s" for variant, seconds
-                       in report["test_config_epoch_seconds"].items())
+    each = report.get("test_config_epochs_seconds", {})  # since f28d18b
+    epochs = ", ".join(
+        f"`{variant}` {seconds:.1f} s" + (
+            " (" + ", ".join(f"{value:.1f}" for value in each[variant]) + ")"
+            if variant in each else "")
+        for variant, seconds in report["test_config_epoch_seconds"].items())
     rows = ["| other measurements | |", "|---|---|",
-            f"| test config, one full PTB epoch (23,239 steps) | {epochs} |",
+            "| test config, one full PTB epoch (23,239 steps; the median, "
+            f"and each epoch where timed) | {epochs} |",
             "| exact test evaluation, small, batch 1, 82,429 predictions "
             f"| {report['exact_test_seconds_small']:.1f} s |",
             "| tf.data pipeline alone "
