@@ -308,6 +308,18 @@ def test_fast_paths_train_to_the_same_perplexities(corpus, rnn_mode,
         assert fast_run[key] == pytest.approx(keras_run[key], rel=1e-4), key
 
 
+def test_xla_training_of_a_few_hidden_units_gives_the_graph_perplexities(
+        corpus):
+    # Under XLA a 2-unit model trains through narrow_sequence_cost.
+    config = tiny_config(corpus, hidden_size=2)
+    runs = [train_and_evaluate(config, corpus, log=lambda _: None,
+                               rnn_mode="unrolled", jit_compile=jit_compile)
+            for jit_compile in (False, True)]
+    for key in ("train_perplexity", "valid_perplexity", "test_perplexity"):
+        assert runs[1][key] == pytest.approx(runs[0][key], rel=1e-4), key
+    assert runs[0]["valid_perplexity"] < config.vocab_size  # it learned
+
+
 @pytest.mark.slow
 def test_mixed_bfloat16_trains_to_about_the_float32_perplexities(corpus):
     config = tiny_config(corpus)
