@@ -248,3 +248,11 @@ def test_an_unreadable_file_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(UserError, match=r"cannot read .*locked.txt: permission "
                                         r"denied; make it readable"):
         read_text(str(path))
+
+
+def test_the_training_pipelines_run_without_autotuning():
+    # Deleting an autotuned pipeline's iterator waited for its thread's sleep
+    # (a 7 s test config epoch read 10.2 s).
+    ids = np.arange(100)
+    for dataset in (window_dataset(ids, 2, 3), chunk_dataset(ids, 2, 3, 4)):
+        assert dataset.options().autotune.enabled is False
