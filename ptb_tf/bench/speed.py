@@ -350,8 +350,8 @@ def bound_contradicted(fraction_of_bound, parts_ms) -> bool:
 def epoch_times(corpus, config, variant, epochs=3):
     """Seconds of each of `epochs` full training epochs after a first one,
     which traces and compiles (the per-step overhead test). More than one:
-    the XLA path's epoch has read 7.1-8.4 s and 10.2 s in turn, in one
-    process on a quiet machine (the thread scheduling of its steps)."""
+    the XLA path's epoch moved by 20% between epochs of one process (6.5-8.1
+    s) with the host's load."""
     trainer = trainer_for(config, variant)
 
     def epoch():
