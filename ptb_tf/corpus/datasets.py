@@ -57,7 +57,8 @@ def chunk_dataset(ids: np.ndarray, batch_size: int, num_steps: int,
         return (tf.ensure_shape(tf.pad(inputs, padding), shape),
                 tf.ensure_shape(tf.pad(targets, padding), shape), count)
 
-    return without_autotune(windows.batch(size).map(pad).prefetch(2))
+    # window_dataset's options (no autotuning) carry over.
+    return windows.batch(size).map(pad).prefetch(2)
 
 
 def without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
