@@ -150,11 +150,10 @@ def main(argv):
     report["test_config_epochs_seconds"] = {}
     for variant in FLAGS.variants:
         seconds = speed.epoch_times(corpus, PRESETS["test"], variant)
+        median = statistics.median(seconds)
         report["test_config_epochs_seconds"][variant] = seconds
-        report["test_config_epoch_seconds"][variant] = statistics.median(
-            seconds)
-        print(f"test config {variant}, one full epoch: "
-              f"{statistics.median(seconds):.1f} s (median of "
+        report["test_config_epoch_seconds"][variant] = median
+        print(f"test config {variant}, one full epoch: {median:.1f} s (median of "
               f"{len(seconds)}: " + ", ".join(f"{value:.1f}" for value in seconds)
               + ")", flush=True)
     report["exact_test_seconds_small"] = speed.exact_test_seconds(corpus, small)
