@@ -13,8 +13,8 @@ from tests.helpers import (first_batch, nth_line_in_epoch, run_until,
                            update_norm, write_corpus)
 
 from ptb_tf.options import RunOptions, resolve_auto
-from ptb_tf.training.losses import (narrow_sequence_cost, sequence_cost,
-                                    token_nll)
+from ptb_tf.training.losses import (NARROW_HIDDEN, narrow_sequence_cost,
+                                    sequence_cost, token_nll)
 from ptb_tf.training.models import build_model
 from ptb_tf.training.run import train_and_evaluate
 from ptb_tf.training.trainer import Trainer
@@ -90,11 +90,13 @@ def test_token_nll_gradient_in_a_graph_subtracts_the_targets_in_place(static):
 
 
 @pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize("hidden", [2, NARROW_HIDDEN])
 def test_narrow_sequence_cost_has_the_value_and_gradients_of_sequence_cost(
-        jit_compile):
+        jit_compile, hidden):
     rng = np.random.RandomState(2)
-    outputs = tf.constant(rng.randn(3, 4, 2), tf.float32)
-    kernel = tf.constant(2 * rng.randn(2, 9), tf.float32)
+    outputs = tf.constant(rng.randn(3, 4, hidden), tf.float32)
+    kernel = tf.constant(2 / np.sqrt(hidden) * rng.randn(hidden, 9),
+                         tf.float32)
     bias = tf.constant(rng.randn(9), tf.float32)
     targets = tf.constant(rng.randint(0, 3, (3, 4)), tf.int32)  # repeated
 
@@ -132,7 +134,8 @@ def test_narrow_sequence_cost_is_nan_where_float32_exp_would_round(
                                                   tf.zeros([5]), targets)))
 
 
-@pytest.mark.parametrize("hidden_size, narrow", [(2, True), (8, False)])
+@pytest.mark.parametrize("hidden_size, narrow", [
+    (2, True), (NARROW_HIDDEN, True), (NARROW_HIDDEN + 1, False)])
 def test_xla_training_takes_the_narrow_cost_for_a_few_hidden_units(
         corpus, hidden_size, narrow):
     config = tiny_config(corpus, hidden_size=hidden_size)
