@@ -29,7 +29,7 @@ import tempfile
 from absl import flags
 
 from ptb_tf import cli
-from ptb_tf.bench.common import check_configs_and_variants, parse_variant
+from ptb_tf.bench.common import check_configs_and_variants
 from ptb_tf.config import PRESETS
 from ptb_tf.corpus.splits import load_corpus
 from ptb_tf.errors import UsageError, UserError
@@ -115,31 +115,6 @@ def example_words_per_second(command, config, lines):
     return words_per_batch / (statistics.median(timings[1:]) / 1e3)
 
 
-def round_bounds(speed, tf, name, config, variants, gflop_per_call=5.0):
-    """{variant: words/s at its shape bound}, from the rates of the config's
-    own matmul and log-softmax pass shapes measured now (in the round,
-    beside the timings), each timed matmul call running ~gflop_per_call
-    GFLOP."""
-    shapes = {}
-    for variant in variants:
-        rnn_mode = parse_variant(variant)[0]
-        shapes.update(speed.bound_shapes(
-            name, speed.step_matmuls(config, rnn_mode)))
-    rates = speed.matmul_rates(tf, shapes, trials=3,
-                               gflop_per_call=gflop_per_call)
-    pass_rates = speed.softmax_pass_rates(
-        tf, speed.pass_shapes(name, speed.step_passes(config)),
-        trials=3, entries_per_call=gflop_per_call * 1e7)
-    bounds = {}
-    for variant in variants:
-        rnn_mode, _, precision = parse_variant(variant)
-        dtype_name = "bfloat16" if precision == "mixed_bfloat16" else "float32"
-        bounds[variant] = speed.shape_bound(name, config, rates, pass_rates,
-                                            dtype_name,
-                                            rnn_mode)["words_per_second"]
-    return bounds
-
-
 def beaten_bounds(rates, bounds):
     """The paths whose words/s in a round (rates: {path: words/s}) beat
     their shape bound of that round (bounds: {path: words/s}): a bound
@@ -195,8 +170,8 @@ def main(argv):
                 for variant in FLAGS.variants:
                     rates[variant].append(speed.train_rate(
                         tf, corpus, config, 3, 20, variant)["words_per_second"])
-                for variant, bound in round_bounds(
-                        speed, tf, name, config, FLAGS.variants).items():
+                for variant, bound in speed.bounds_now(
+                        tf, name, config, FLAGS.variants).items():
                     bounds[variant].append(bound)
                 print(f"{name} round {round_index + 1}: " + ", ".join(
                     f"{key} {values[-1]:.0f}" for key, values in rates.items())

@@ -7,7 +7,8 @@ In one run: the float32 and bfloat16 matmul rates (a large square and the
 models' own shapes); for each config, steady-state training words per second
 on real PTB batches (median of several windows after warm-up), ms per step,
 achieved GFLOP/s and its fraction of the measured ceiling and of its shapes'
-bound, and the batch part by part (softmax layer, recurrence, the rest);
+bound, the batch part by part (softmax layer, recurrence, the rest) and the
+fraction again from rounds that time a window just after measuring its bound;
 peak memory; the exact batch-1 test evaluation time; SavedModel `step`
 latency at batch 1 and `score` time at batch 64; the tf.data pipeline alone.
 Prints a table and writes JSON. Weights are untrained: speed does not depend on their values.
@@ -20,8 +21,8 @@ from absl import flags
 
 from ptb_tf import cli
 from ptb_tf.bench import speed
-from ptb_tf.bench.common import (check_configs_and_variants, parse_variant,
-                                 peak_rss_mb)
+from ptb_tf.bench.common import (check_configs_and_variants, matmul_dtype,
+                                 parse_variant, peak_rss_mb)
 from ptb_tf.config import PRESETS
 from ptb_tf.corpus.splits import load_corpus
 from ptb_tf.files import write_json
@@ -46,6 +47,10 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                          flag_values=flag_values)
     flags.DEFINE_integer("batches_per_window", 20,
                          "Training batches per timed window.",
+                         flag_values=flag_values)
+    flags.DEFINE_integer("paired_rounds", 5,
+                         "Rounds that each measure a path's shape bound and "
+                         "then time one training window beside it (0: none).",
                          flag_values=flag_values)
     flags.DEFINE_string("results_file", None, "Write the results JSON here.",
                         flag_values=flag_values)
@@ -103,8 +108,7 @@ def main(argv):
         result = speed.train_rate(tf, corpus, config, FLAGS.windows,
                             FLAGS.batches_per_window, variant)
         # A bfloat16 run is measured against the bfloat16 matmul rates.
-        rnn_mode, _, precision = parse_variant(variant)
-        dtype_name = "bfloat16" if precision == "mixed_bfloat16" else "float32"
+        rnn_mode, dtype_name = parse_variant(variant)[0], matmul_dtype(variant)
         ceiling_of = report["matmul_gflops"][f"{dtype_name} 2048^3"]["median"]
         result["fraction_of_ceiling"] = result["gflops"] / ceiling_of
         result["ceiling_words_per_second"] = (ceiling_of * 1e9
@@ -144,6 +148,15 @@ def main(argv):
             print("  BOUND TOO LOW: a figure ran faster than its bound, whose "
                   "rates were measured in a slow spell; do not trust these "
                   "fractions", flush=True)
+        if FLAGS.paired_rounds:
+            paired = speed.paired_rounds(tf, corpus, name, config, variant,
+                                         FLAGS.paired_rounds,
+                                         FLAGS.batches_per_window)
+            result["paired_rounds"] = paired
+            print(f"  in {FLAGS.paired_rounds} rounds, each window timed just "
+                  f"after its bound was measured: {100 * paired['median']:.0f}% "
+                  f"of its bound (median; {100 * paired['min']:.0f}-"
+                  f"{100 * paired['max']:.0f}%)", flush=True)
 
     small = PRESETS["small"]
     report["test_config_epoch_seconds"] = {}

@@ -87,7 +87,8 @@ def test_performance_tables_show_every_figure_of_the_run():
             "ceiling_words_per_second": 5262.0, "ms_per_step": 218.1,
             "parts_ms": {"softmax layer": {"ms": 80.2, "bound_ms": 70.5},
                          "recurrence": {"ms": 120.3, "bound_ms": 110.6}},
-            "rest_ms": 17.6},
+            "rest_ms": 17.6,
+            "paired_rounds": {"median": 0.86, "min": 0.84, "max": 0.88}},
             "small unrolled+bf16": {
             "words_per_second": 10885.0, "fraction_of_bound": 0.79,
             "bound_words_per_second": 13733.0, "fraction_of_ceiling": 0.44,
@@ -103,7 +104,9 @@ def test_performance_tables_show_every_figure_of_the_run():
                 "ratio": 2.1, "best_variant": "unrolled+bf16"}}}
     text = performance_tables.tables(report, side)
     for expected in ["201 (197-205, spread 4%)", "| medium | `unrolled+bf16` | 3,210 "
-                     "| 87% of 3,690 | 61% of 5,262 |",
+                     "| 87% of 3,690 | 61% of 5,262 | 86% (84-88%) |",
+                     "of its bound, paired rounds: median (min-max) |",
+                     "(BOUND TOO LOW: a figure beat it) | 44% of 24,603 | |",
                      "| 218.1 ms | 80.2 ms (70.5 ms) | 120.3 ms (110.6 ms) | 17.6 ms |",
                      "softmax layer (its matmuls and passes)",
                      "| 79% of 13,733 (BOUND TOO LOW: a figure beat it) |",

@@ -52,10 +52,18 @@ def passes(report):
 
 def training(report):
     """Each config and path: words/s, its shape bound and the peak."""
+    # Runs before the paired rounds (ptb_tf.bench.speed.paired_rounds) have
+    # no such column.
+    paired = any("paired_rounds" in result
+                 for result in report["training"].values())
     rows = ["| config | path | words/s | of its shapes' bound (words/s) "
-            "| of the 2048^3 peak (words/s) |", "|---|---|---|---|---|"]
+            "| of the 2048^3 peak (words/s) |"
+            + (" of its bound, paired rounds: median (min-max) |"
+               if paired else ""),
+            "|---|---|---|---|---|" + ("---|" if paired else "")]
     for key, result in report["training"].items():
         name, variant = key.split(" ", 1)
+        rounds = result.get("paired_rounds")
         rows.append(
             f"| {name} | `{variant}` | {result['words_per_second']:,.0f} "
             f"| {100 * result['fraction_of_bound']:.0f}% of "
@@ -63,7 +71,10 @@ def training(report):
             + (" (BOUND TOO LOW: a figure beat it)"
                if result.get("bound_contradicted") else "") + " "
             f"| {100 * result['fraction_of_ceiling']:.0f}% of "
-            f"{result['ceiling_words_per_second']:,.0f} |")
+            f"{result['ceiling_words_per_second']:,.0f} |"
+            + ((f" {100 * rounds['median']:.0f}% ({100 * rounds['min']:.0f}-"
+                f"{100 * rounds['max']:.0f}%) |" if rounds else " |")
+               if paired else ""))
     parted = [(key, result) for key, result in report["training"].items()
               if "parts_ms" in result]  # reports before the parts had none
     if parted:

@@ -12,6 +12,13 @@ def parse_variant(variant: str):
     return rnn_mode, "xla" in options, precision
 
 
+def matmul_dtype(variant: str) -> str:
+    """The type a variant's matmuls run in, and so the rates its bound and
+    ceiling are measured at: "bfloat16" for +bf16, else "float32"."""
+    return ("bfloat16" if parse_variant(variant)[2] == "mixed_bfloat16"
+            else "float32")
+
+
 def check_variant(variant: str) -> bool:
     """Whether a variant names known options that go together."""
     from ptb_tf.options import run_options_problem  # pylint: disable=g-import-not-at-top

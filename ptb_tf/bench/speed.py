@@ -6,7 +6,8 @@ import statistics
 import tempfile
 import time
 
-from ptb_tf.bench.common import median_rate, rate_trials, timed, trainer_for
+from ptb_tf.bench.common import (matmul_dtype, median_rate, parse_variant,
+                                rate_trials, timed, trainer_for)
 
 
 def flops_per_word(config) -> float:
@@ -130,8 +131,9 @@ def pass_shapes(workload, passes):
 OPERAND_POOL = 4
 
 
-def matmul_rates(tf, shapes, trials=7, gflop_per_call=20.0):
-    """GFLOP/s of [m, k] x [k, n] matmuls in float32 and bfloat16, each the
+def matmul_rates(tf, shapes, trials=7, gflop_per_call=20.0,
+                 dtype_names=("float32", "bfloat16")):
+    """GFLOP/s of [m, k] x [k, n] matmuls in each of dtype_names, each the
     rate_trials dict (median, min, max, spread, noisy) of `trials` calls.
 
     A call runs ~gflop_per_call GFLOP in a tf.while_loop whose body
@@ -142,7 +144,7 @@ def matmul_rates(tf, shapes, trials=7, gflop_per_call=20.0):
     would be copied before each matmul (a 2048^3 call's operands: 32 MB).
     """
     results = {}
-    for dtype in (tf.float32, tf.bfloat16):
+    for dtype in map(tf.as_dtype, dtype_names):
         for name, (m, k, n) in shapes.items():
             pairs = [(tf.cast(tf.random.normal([m, k]), dtype),
                       tf.cast(tf.random.normal([k, n]), dtype))
@@ -188,10 +190,12 @@ def plain_matmul_rates(tf, size=2048, trials=15):
     return results
 
 
-def softmax_pass_rates(tf, shapes, trials=7, entries_per_call=2e8):
+def softmax_pass_rates(tf, shapes, trials=7, entries_per_call=2e8,
+                       dtype_names=("float32", "bfloat16")):
     """Passes/s of the log-softmax's passes over [rows, vocab] logits
     (shapes: {"... log-softmax forward" or "... backward": (rows, vocab)}),
-    float32 and bfloat16 logits, each the rate_trials dict of `trials` calls.
+    logits in each of dtype_names, each the rate_trials dict of `trials`
+    calls.
 
     Each pass at its fastest here: one loop compiled by XLA, which fuses the
     exp with the row sums (forward: a read of the logits, their row sums'
@@ -203,7 +207,7 @@ def softmax_pass_rates(tf, shapes, trials=7, entries_per_call=2e8):
     that each one is written.
     """
     results = {}
-    for dtype in (tf.float32, tf.bfloat16):
+    for dtype in map(tf.as_dtype, dtype_names):
         for name, (rows, vocab) in shapes.items():
             pool = [tf.cast(tf.random.normal([rows, vocab]), dtype)
                     for _ in range(OPERAND_POOL)]
@@ -239,8 +243,10 @@ def softmax_pass_rates(tf, shapes, trials=7, entries_per_call=2e8):
     return results
 
 
-def train_rate(tf, corpus, config, windows, batches_per_window, variant):
-    """Steady-state training speed of `config` on real PTB batches."""
+def training_window(tf, corpus, config, batches_per_window, variant):
+    """A function that trains `variant` on batches_per_window real PTB
+    batches (traced, on a fresh model, before it returns), and the words
+    each call trains on."""
     from ptb_tf.corpus.datasets import window_dataset  # pylint: disable=g-import-not-at-top
     trainer = trainer_for(config, variant)
     inputs, targets = next(iter(window_dataset(
@@ -255,13 +261,68 @@ def train_rate(tf, corpus, config, windows, batches_per_window, variant):
                                                    state)
         cost.numpy()
 
-    words = batches_per_window * config.batch_size * config.num_steps
     run()  # tracing
+    return run, batches_per_window * config.batch_size * config.num_steps
+
+
+def train_rate(tf, corpus, config, windows, batches_per_window, variant):
+    """Steady-state training speed of `config` on real PTB batches."""
+    run, words = training_window(tf, corpus, config, batches_per_window,
+                                 variant)
     words_per_second = median_rate(run, windows, words)
     return {"words_per_second": words_per_second,
             "ms_per_step": 1e3 * config.batch_size * config.num_steps
                            / words_per_second,
             "gflops": words_per_second * flops_per_word(config) / 1e9}
+
+
+def bounds_now(tf, name, config, variants, gflop_per_call=5.0, trials=3):
+    """{variant: words/s at its shape bound} for config `name`, from the
+    rates of its own matmul and log-softmax pass shapes measured now, in the
+    types the variants run (each timed matmul call ~gflop_per_call GFLOP):
+    a bound to set beside a training figure timed at the same moment."""
+    shapes = {}
+    for variant in variants:
+        shapes.update(bound_shapes(
+            name, step_matmuls(config, parse_variant(variant)[0])))
+    dtype_names = sorted({matmul_dtype(variant) for variant in variants})
+    rates = matmul_rates(tf, shapes, trials=trials,
+                         gflop_per_call=gflop_per_call,
+                         dtype_names=dtype_names)
+    pass_rates = softmax_pass_rates(
+        tf, pass_shapes(name, step_passes(config)), trials=trials,
+        entries_per_call=gflop_per_call * 1e7, dtype_names=dtype_names)
+    return {variant: shape_bound(name, config, rates, pass_rates,
+                                 matmul_dtype(variant),
+                                 parse_variant(variant)[0])["words_per_second"]
+            for variant in variants}
+
+
+def paired_rounds(tf, corpus, name, config, variant, rounds,
+                  batches_per_window):
+    """The fraction of its shape bound `variant` trains at, from `rounds`
+    rounds that each measure the bound (bounds_now) and then time one
+    training window: a fraction whose two terms share the host's state.
+
+    A slow spell of the host (minutes long here) slows the matmuls a bound
+    is measured from and a training window alike. Timed minutes apart, as
+    the benchmark's ceilings and training figures are, a spell lands on one
+    of them only: medium unrolled+bf16 read 78-87% of its bound over four
+    runs of the same step. Returns each round's words/s, bound and
+    fraction, and the fractions' median, min and max.
+    """
+    run, words = training_window(tf, corpus, config, batches_per_window,
+                                 variant)
+    measured = []
+    for _ in range(rounds):
+        bound = bounds_now(tf, name, config, [variant])[variant]
+        words_per_second = words / timed(run)
+        measured.append({"words_per_second": words_per_second,
+                         "bound_words_per_second": bound,
+                         "fraction_of_bound": words_per_second / bound})
+    fractions = [each["fraction_of_bound"] for each in measured]
+    return {"rounds": measured, "median": statistics.median(fractions),
+            "min": min(fractions), "max": max(fractions)}
 
 
 # The bound's parts that belong to the softmax layer; the others are the

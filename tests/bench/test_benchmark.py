@@ -49,6 +49,10 @@ def test_the_timed_functions_run_on_a_tiny_model(corpus):
     assert len(seconds) == 2 and all(value > 0 for value in seconds)
     assert speed.checkpoint_seconds(tf, config) > 0
     assert speed.pipeline_rate(corpus, config) > 0
+    paired = speed.paired_rounds(tf, corpus, "tiny", config, "unrolled",
+                                 rounds=2, batches_per_window=2)
+    assert len(paired["rounds"]) == 2
+    assert paired["min"] <= paired["median"] <= paired["max"]
     served = speed.inference(tf, corpus, config, trials=3)
     assert served["step_p50_ms"] <= served["step_p99_ms"]
     assert set(speed.inference_workloads(config)) < set(served)
@@ -229,3 +233,44 @@ def test_a_figure_faster_than_its_bound_says_the_bound_is_too_low():
     # layer alone ran at 109% of its bound.
     parts["softmax layer"]["bound_ms"] = 23.1
     assert speed.bound_contradicted(0.79, parts)
+
+
+def test_bounds_now_gives_each_paths_shape_bound(monkeypatch):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    config = PRESETS["test"]
+    bounds = speed.bounds_now(
+        tf, "test", config, ["unrolled", "unrolled+bf16", "keras"],
+        gflop_per_call=0.001)
+    assert set(bounds) == {"unrolled", "unrolled+bf16", "keras"}
+    # Words/s a batch of the test config's matmuls allows: finite, positive.
+    assert all(0 < bound < float("inf") for bound in bounds.values())
+    # Float32 paths alone: no bfloat16 rate is measured.
+    measured, matmul_rates = [], speed.matmul_rates
+    monkeypatch.setattr(speed, "matmul_rates", lambda *args, **kwargs: (
+        measured.append(kwargs["dtype_names"]) or matmul_rates(*args, **kwargs)))
+    speed.bounds_now(tf, "test", config, ["unrolled", "keras"],
+                     gflop_per_call=0.001)
+    assert measured == [["float32"]]
+
+
+def test_paired_rounds_set_each_window_beside_the_bound_measured_just_before(
+        monkeypatch):
+    # Round 2 is a slow spell: its window and its bound are both halved, so
+    # its fraction is round 1's; round 3's window alone is faster.
+    bounds = iter([1000.0, 500.0, 1000.0])
+    seconds = iter([2.0, 4.0, 1.6])  # 1,000 words a window
+    monkeypatch.setattr(speed, "training_window",
+                        lambda *args: (lambda: None, 1000))
+    monkeypatch.setattr(speed, "bounds_now", lambda tf, name, config, variants:
+                        {variants[0]: next(bounds)})
+    monkeypatch.setattr(speed, "timed", lambda run: next(seconds))
+    paired = speed.paired_rounds(None, None, "medium", PRESETS["medium"],
+                                 "unrolled+bf16", rounds=3,
+                                 batches_per_window=20)
+    assert [each["fraction_of_bound"] for each in paired["rounds"]] == \
+        pytest.approx([0.5, 0.5, 0.625])
+    assert [each["words_per_second"] for each in paired["rounds"]] == \
+        pytest.approx([500.0, 250.0, 625.0])
+    assert (paired["median"], paired["min"], paired["max"]) == \
+        pytest.approx((0.5, 0.5, 0.625))
+

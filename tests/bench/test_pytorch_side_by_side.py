@@ -69,18 +69,6 @@ def test_a_missing_example_or_torch_is_one_line(tmp_path, flags, message):
     assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), lines
 
 
-def test_each_round_measures_each_paths_shape_bound_beside_it():
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from ptb_tf.bench import speed  # pylint: disable=g-import-not-at-top
-    config = PRESETS["test"]
-    bounds = side_by_side.round_bounds(
-        speed, tf, "test", config, ["unrolled", "unrolled+bf16", "keras"],
-        gflop_per_call=0.001)
-    assert set(bounds) == {"unrolled", "unrolled+bf16", "keras"}
-    # Words/s a batch of the test config's matmuls allows: finite, positive.
-    assert all(0 < bound < float("inf") for bound in bounds.values())
-
-
 def test_a_path_faster_than_its_rounds_bound_is_named():
     rates = {"pytorch example": 6000.0, "unrolled+bf16": 11000.0,
              "unrolled+xla": 9000.0}
