@@ -129,6 +129,10 @@ def pass_shapes(workload, passes):
 # Distinct operand pairs a timed call cycles through: a matmul never sees
 # the operands of the one before it.
 OPERAND_POOL = 4
+# Loop iterations a timed call runs at most: the models' smallest shape
+# (generate at batch 1) needs ~16,000 for 20 GFLOP; the test config's
+# would need millions (~20 us each), hours for one rate.
+MAX_REPEAT = 20_000
 
 
 def matmul_rates(tf, shapes, trials=7, gflop_per_call=20.0,
@@ -150,7 +154,7 @@ def matmul_rates(tf, shapes, trials=7, gflop_per_call=20.0,
                       tf.cast(tf.random.normal([k, n]), dtype))
                      for _ in range(OPERAND_POOL)]
             flop = 2 * m * k * n * OPERAND_POOL
-            repeat = max(1, round(gflop_per_call * 1e9 / flop))
+            repeat = min(MAX_REPEAT, max(1, round(gflop_per_call * 1e9 / flop)))
 
             @tf.function
             def chain(pairs=pairs, repeat=repeat):
