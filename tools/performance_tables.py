@@ -73,7 +73,9 @@ def training(report):
             f"| {100 * result['fraction_of_ceiling']:.0f}% of "
             f"{result['ceiling_words_per_second']:,.0f} |"
             + ((f" {100 * rounds['median']:.0f}% ({100 * rounds['min']:.0f}-"
-                f"{100 * rounds['max']:.0f}%) |" if rounds else " |")
+                f"{100 * rounds['max']:.0f}%"
+                + ("; a round beat its bound" if rounds["max"] > 1 else "")
+                + ") |" if rounds else " |")
                if paired else ""))
     parted = [(key, result) for key, result in report["training"].items()
               if "parts_ms" in result]  # reports before the parts had none
