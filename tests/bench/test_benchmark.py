@@ -274,3 +274,11 @@ def test_paired_rounds_set_each_window_beside_the_bound_measured_just_before(
     assert (paired["median"], paired["min"], paired["max"]) == \
         pytest.approx((0.5, 0.5, 0.625))
 
+
+def test_a_tiny_shape_is_timed_in_capped_calls():
+    # 1 GFLOP a call of a [1, 1] x [1, 1] matmul would be 125 million loop
+    # iterations; capped, a call is MAX_REPEAT of them (well under a second).
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    rates = speed.matmul_rates(tf, {"tiny": (1, 1, 1)}, trials=1,
+                               gflop_per_call=1.0, dtype_names=["float32"])
+    assert rates["float32 tiny"]["median"] > 0
