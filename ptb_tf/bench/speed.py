@@ -336,20 +336,26 @@ SOFTMAX_PARTS = ("softmax forward", "softmax input gradient",
                  "log-softmax backward")
 
 
-def train_parts(tf, config, variant, windows, batches_per_window):
-    """Where a training batch's time goes: ms a batch of the softmax layer
-    and of the recurrent stack, each timed alone, forward and backward.
+def train_parts(tf, corpus, config, variant, windows, batches_per_window):
+    """Where a training batch's time goes: ms a batch of the whole training
+    step and of its two parts, the softmax layer and the recurrent stack,
+    each forward and backward, timed in alternating rounds.
 
+    "a batch": training on real PTB batches, as train_rate times it;
     "softmax layer": the logits of [batch, num_steps, hidden] outputs, the
     loss and its gradients to the outputs and the softmax weights, as
     training computes them; "recurrence": the embedding, dropout and the
     recurrent layers of `model.features` and their gradients, from a fixed
-    upstream gradient. Each runs batches_per_window times in one call (a
-    loop in a tf.function, compiled by XLA if the variant is), on random
-    ids and outputs; median of `windows` calls. Their sum against a whole
-    batch (train_rate) leaves what neither holds: the update, the clipping,
-    the steps between them.
+    upstream gradient. Each part runs batches_per_window times in one call
+    (a loop in a tf.function, compiled by XLA if the variant is), on random
+    ids and outputs. A round times one call of each of the three; each
+    figure is the median of `windows` rounds. What the parts leave of a
+    whole batch (the update, the clipping, the steps between them) is read
+    from figures timed side by side: timed minutes apart, a slow spell that
+    met only one of them made it negative (-9.4 ms for medium keras).
     """
+    batch, _ = training_window(tf, corpus, config, batches_per_window,
+                               variant)
     trainer = trainer_for(config, variant)
     model, jit = trainer.model, trainer.jit_compile
     shape = [config.batch_size, config.num_steps]
@@ -371,11 +377,9 @@ def train_parts(tf, config, variant, windows, batches_per_window):
             cost = tf.reduce_sum(tf.cast(features, tf.float32) * outputs)
         return cost, tape.gradient(cost, model.trainable_variables)
 
-    parts = {}
-    for name, part in (("softmax layer", softmax_layer),
-                       ("recurrence", recurrence)):
+    def part_loop(part):
         @tf.function(jit_compile=jit)
-        def loop(part=part):
+        def loop():
             total = tf.constant(0.0)
             for index in tf.range(batches_per_window):
                 cost, gradients = part(index)
@@ -386,15 +390,22 @@ def train_parts(tf, config, variant, windows, batches_per_window):
                     for gradient in gradients if gradient is not None])
             return total
 
-        batches_per_second = median_rate(lambda loop=loop: loop().numpy(),
-                                         windows, batches_per_window)
-        parts[name] = 1e3 / batches_per_second
-    return parts
+        loop()  # tracing
+        return lambda: loop().numpy()
+
+    runs = {"a batch": batch, "softmax layer": part_loop(softmax_layer),
+            "recurrence": part_loop(recurrence)}
+    seconds = {name: [] for name in runs}
+    for _ in range(windows):
+        for name, run in runs.items():
+            seconds[name].append(timed(run))
+    return {name: 1e3 * statistics.median(values) / batches_per_window
+            for name, values in seconds.items()}
 
 
 def part_bounds_ms(bound):
     """shape_bound's seconds_per_batch as ms a batch of the two parts
-    train_parts times: {"softmax layer": ..., "recurrence": ...}."""
+    train_parts times besides the whole batch: {"softmax layer": ..., "recurrence": ...}."""
     seconds = bound["seconds_per_batch"]
     softmax = sum(seconds[part] for part in SOFTMAX_PARTS)
     return {"softmax layer": 1e3 * softmax,

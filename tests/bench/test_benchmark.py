@@ -41,9 +41,9 @@ def test_the_timed_functions_run_on_a_tiny_model(corpus):
     assert rate["words_per_second"] > 0
     assert rate["ms_per_step"] == pytest.approx(
         1e3 * config.batch_size * config.num_steps / rate["words_per_second"])
-    parts = speed.train_parts(tf, config, "unrolled", windows=2,
+    parts = speed.train_parts(tf, corpus, config, "unrolled", windows=2,
                               batches_per_window=2)
-    assert set(parts) == {"softmax layer", "recurrence"}
+    assert set(parts) == {"a batch", "softmax layer", "recurrence"}
     assert all(ms > 0 for ms in parts.values())
     seconds = speed.epoch_times(corpus, config, "keras", epochs=2)
     assert len(seconds) == 2 and all(value > 0 for value in seconds)
@@ -62,6 +62,25 @@ def test_the_timed_functions_run_on_a_tiny_model(corpus):
     assert costs["epoch_seconds"] == pytest.approx(len(corpus.train) / 100.0)
     assert costs["checkpoint_fraction"] == pytest.approx(
         0.5 / costs["epoch_seconds"])
+
+
+def test_a_batch_and_its_parts_are_timed_in_alternating_rounds(corpus,
+                                                                monkeypatch):
+    # What the parts leave of a batch is only meaningful if the batch and
+    # the parts met the same host: one call of each per round.
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from tests.helpers import tiny_config  # pylint: disable=g-import-not-at-top
+    calls = []
+    monkeypatch.setattr(speed, "timed",
+                        lambda run: calls.append(run) or 0.01 * len(calls))
+    parts = speed.train_parts(tf, corpus, tiny_config(corpus), "unrolled",
+                              windows=3, batches_per_window=2)
+    assert len(calls) == 9 and len(set(calls)) == 3
+    assert calls[:3] == calls[3:6] == calls[6:]
+    # The median of each one's rounds (the 2nd of 3: 10 ms a call of the
+    # first run, then 40 and 70), per batch of the window.
+    assert parts == pytest.approx({"a batch": 20.0, "softmax layer": 25.0,
+                                   "recurrence": 30.0})
 
 
 @pytest.mark.parametrize("durations,noisy", [
