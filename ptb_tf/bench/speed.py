@@ -129,13 +129,23 @@ def pass_shapes(workload, passes):
 # Distinct operand pairs a timed call cycles through: a matmul never sees
 # the operands of the one before it.
 OPERAND_POOL = 4
+# A rate's timed calls and the work of each, the same for every bound: with
+# shorter calls (~5 GFLOP, as the paired rounds first took) small's bound
+# read 7% lower and medium's 4% lower with 3 calls instead of 7, measured
+# alternately in one process, so each fraction of those bounds read high.
+RATE_TRIALS = 7
+GFLOP_PER_CALL = 20.0
+# A log-softmax pass's call covers this many logits per GFLOP of a matmul
+# call (2e8 for 20 GFLOP): calls of about the same length.
+ENTRIES_PER_GFLOP = 1e7
 # Loop iterations a timed call runs at most: the models' smallest shape
 # (generate at batch 1) needs ~16,000 for 20 GFLOP; the test config's
 # would need millions (~20 us each), hours for one rate.
 MAX_REPEAT = 20_000
 
 
-def matmul_rates(tf, shapes, trials=7, gflop_per_call=20.0,
+def matmul_rates(tf, shapes, trials=RATE_TRIALS,
+                 gflop_per_call=GFLOP_PER_CALL,
                  dtype_names=("float32", "bfloat16")):
     """GFLOP/s of [m, k] x [k, n] matmuls in each of dtype_names, each the
     rate_trials dict (median, min, max, spread, noisy) of `trials` calls.
@@ -194,7 +204,8 @@ def plain_matmul_rates(tf, size=2048, trials=15):
     return results
 
 
-def softmax_pass_rates(tf, shapes, trials=7, entries_per_call=2e8,
+def softmax_pass_rates(tf, shapes, trials=RATE_TRIALS,
+                       entries_per_call=GFLOP_PER_CALL * ENTRIES_PER_GFLOP,
                        dtype_names=("float32", "bfloat16")):
     """Passes/s of the log-softmax's passes over [rows, vocab] logits
     (shapes: {"... log-softmax forward" or "... backward": (rows, vocab)}),
@@ -280,11 +291,13 @@ def train_rate(tf, corpus, config, windows, batches_per_window, variant):
             "gflops": words_per_second * flops_per_word(config) / 1e9}
 
 
-def bounds_now(tf, name, config, variants, gflop_per_call=5.0, trials=3):
+def bounds_now(tf, name, config, variants, gflop_per_call=GFLOP_PER_CALL,
+               trials=RATE_TRIALS):
     """{variant: words/s at its shape bound} for config `name`, from the
     rates of its own matmul and log-softmax pass shapes measured now, in the
     types the variants run (each timed matmul call ~gflop_per_call GFLOP):
-    a bound to set beside a training figure timed at the same moment."""
+    a bound to set beside a training figure timed at the same moment,
+    measured as the run's first bounds are."""
     shapes = {}
     for variant in variants:
         shapes.update(bound_shapes(
@@ -295,7 +308,8 @@ def bounds_now(tf, name, config, variants, gflop_per_call=5.0, trials=3):
                          dtype_names=dtype_names)
     pass_rates = softmax_pass_rates(
         tf, pass_shapes(name, step_passes(config)), trials=trials,
-        entries_per_call=gflop_per_call * 1e7, dtype_names=dtype_names)
+        entries_per_call=gflop_per_call * ENTRIES_PER_GFLOP,
+        dtype_names=dtype_names)
     return {variant: shape_bound(name, config, rates, pass_rates,
                                  matmul_dtype(variant),
                                  parse_variant(variant)[0])["words_per_second"]

@@ -7,6 +7,11 @@ import pytest
 from ptb_tf.bench import common, speed
 from ptb_tf.config import PRESETS
 
+# The rate functions as the benchmark's first bounds call them, before any
+# test patches them.
+matmul_rates_unpatched = speed.matmul_rates
+softmax_pass_rates_unpatched = speed.softmax_pass_rates
+
 
 def test_flops_per_word_matches_the_published_figures():
     # 3x the forward multiply-adds of two LSTM layers and the 10k softmax.
@@ -270,6 +275,33 @@ def test_bounds_now_gives_each_paths_shape_bound(monkeypatch):
     speed.bounds_now(tf, "test", config, ["unrolled", "keras"],
                      gflop_per_call=0.001)
     assert measured == [["float32"]]
+
+
+def test_bounds_now_times_its_rates_as_the_runs_first_bounds_are(monkeypatch):
+    # Shorter or fewer calls read lower rates here (a bound 4-7% too low),
+    # so a paired round's bound is measured as the whole run's is.
+    import inspect  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    calls = {}
+
+    def fake(kind, rate):
+        def measure(tf, shapes, **kwargs):
+            calls[kind] = kwargs
+            return {f"{dtype} {name}": {"median": rate}
+                    for dtype in kwargs["dtype_names"] for name in shapes}
+        return measure
+
+    monkeypatch.setattr(speed, "matmul_rates", fake("matmul", 100.0))
+    monkeypatch.setattr(speed, "softmax_pass_rates", fake("passes", 1e3))
+    speed.bounds_now(tf, "small", PRESETS["small"], ["unrolled+bf16"])
+    for kind, function in (("matmul", matmul_rates_unpatched),
+                           ("passes", softmax_pass_rates_unpatched)):
+        defaults = inspect.signature(function).parameters
+        for argument in set(calls[kind]) & set(defaults) - {"dtype_names"}:
+            assert calls[kind][argument] == defaults[argument].default, argument
+    assert calls["matmul"]["trials"] == speed.RATE_TRIALS
+    assert calls["matmul"]["gflop_per_call"] == speed.GFLOP_PER_CALL
+    assert calls["passes"]["entries_per_call"] == 2e8
 
 
 def test_paired_rounds_set_each_window_beside_the_bound_measured_just_before(
