@@ -334,6 +334,9 @@ def paired_rounds(tf, corpus, name, config, variant, rounds,
     measured = []
     for _ in range(rounds):
         bound = bounds_now(tf, name, config, [variant])[variant]
+        # The first window after the rates' loops ran 4% slower than the
+        # next (small unrolled+bf16, median of 5 rounds): it is not timed.
+        run()
         words_per_second = words / timed(run)
         measured.append({"words_per_second": words_per_second,
                          "bound_words_per_second": bound,
@@ -362,8 +365,8 @@ def train_parts(tf, corpus, config, variant, windows, batches_per_window):
     recurrent layers of `model.features` and their gradients, from a fixed
     upstream gradient. Each part runs batches_per_window times in one call
     (a loop in a tf.function, compiled by XLA if the variant is), on random
-    ids and outputs. A round times one call of each of the three; each
-    figure is the median of `windows` rounds. What the parts leave of a
+    ids and outputs. A round times one call of each of the three, each
+    after an untimed one; each figure is the median of `windows` rounds. What the parts leave of a
     whole batch (the update, the clipping, the steps between them) is read
     from figures timed side by side: timed minutes apart, a slow spell that
     met only one of them made it negative (-9.4 ms for medium keras).
@@ -412,6 +415,7 @@ def train_parts(tf, corpus, config, variant, windows, batches_per_window):
     seconds = {name: [] for name in runs}
     for _ in range(windows):
         for name, run in runs.items():
+            run()  # as in paired_rounds, the first call after another is slow
             seconds[name].append(timed(run))
     return {name: 1e3 * statistics.median(values) / batches_per_window
             for name, values in seconds.items()}

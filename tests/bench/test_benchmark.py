@@ -310,11 +310,13 @@ def test_paired_rounds_set_each_window_beside_the_bound_measured_just_before(
     # its fraction is round 1's; round 3's window alone is faster.
     bounds = iter([1000.0, 500.0, 1000.0])
     seconds = iter([2.0, 4.0, 1.6])  # 1,000 words a window
-    monkeypatch.setattr(speed, "training_window",
-                        lambda *args: (lambda: None, 1000))
+    events = []
+    monkeypatch.setattr(speed, "training_window", lambda *args: (
+        lambda: events.append("untimed window"), 1000))
     monkeypatch.setattr(speed, "bounds_now", lambda tf, name, config, variants:
-                        {variants[0]: next(bounds)})
-    monkeypatch.setattr(speed, "timed", lambda run: next(seconds))
+                        events.append("bound") or {variants[0]: next(bounds)})
+    monkeypatch.setattr(speed, "timed", lambda run: events.append("timed window")
+                        or next(seconds))
     paired = speed.paired_rounds(None, None, "medium", PRESETS["medium"],
                                  "unrolled+bf16", rounds=3,
                                  batches_per_window=20)
@@ -324,6 +326,9 @@ def test_paired_rounds_set_each_window_beside_the_bound_measured_just_before(
         pytest.approx([500.0, 250.0, 625.0])
     assert (paired["median"], paired["min"], paired["max"]) == \
         pytest.approx((0.5, 0.5, 0.625))
+    # Each timed window follows an untimed one: the first window after the
+    # bound's matmul loops ran slower.
+    assert events == ["bound", "untimed window", "timed window"] * 3
 
 
 def test_a_tiny_shape_is_timed_in_capped_calls():
