@@ -366,10 +366,11 @@ def train_parts(tf, corpus, config, variant, windows, batches_per_window):
     upstream gradient. Each part runs batches_per_window times in one call
     (a loop in a tf.function, compiled by XLA if the variant is), on random
     ids and outputs. A round times one call of each of the three, each
-    after an untimed one; each figure is the median of `windows` rounds. What the parts leave of a
-    whole batch (the update, the clipping, the steps between them) is read
-    from figures timed side by side: timed minutes apart, a slow spell that
-    met only one of them made it negative (-9.4 ms for medium keras).
+    after an untimed one; each figure is the median of `windows` rounds.
+    What the parts leave of a whole batch (the update, the clipping, the
+    steps between them) is read from figures timed side by side: timed
+    minutes apart, a slow spell that met only one of them made it negative
+    (-9.4 ms for medium keras).
     """
     batch, _ = training_window(tf, corpus, config, batches_per_window,
                                variant)
@@ -423,7 +424,8 @@ def train_parts(tf, corpus, config, variant, windows, batches_per_window):
 
 def part_bounds_ms(bound):
     """shape_bound's seconds_per_batch as ms a batch of the two parts
-    train_parts times besides the whole batch: {"softmax layer": ..., "recurrence": ...}."""
+    train_parts times besides the whole batch: {"softmax layer": ...,
+    "recurrence": ...}."""
     seconds = bound["seconds_per_batch"]
     softmax = sum(seconds[part] for part in SOFTMAX_PARTS)
     return {"softmax layer": 1e3 * softmax,
