@@ -148,6 +148,11 @@ def test_long_run_logs_a_part_header_then_trains_from_the_pin(tmp_path):
     assert result.returncode == 0, result.stderr
     header, command = (tmp_path / "ptb_runs" / "demo.log").read_text().splitlines()
     assert header.startswith("=== part started ") and header.endswith(" cpu: Fake CPU")
+    # The host names this boot of this machine: replaced machines kept the
+    # machine id.
+    boot_id = open("/proc/sys/kernel/random/boot_id", encoding="ascii").read()
+    host = run_progress.parse([header])[0][0]["host"]
+    assert host.endswith(f"/boot-{boot_id[:8]}")
     runs = tmp_path / "ptb_runs"
     assert command == (f"python -m ptb_tf.train --save_path={runs}/demo "
                        f"--results_file={runs}/demo.json --progress=lines --model=test")

@@ -12,7 +12,8 @@
 # The run's folder is ~/ptb_runs/NAME, its log ~/ptb_runs/NAME.log and its
 # results ~/ptb_runs/NAME.json. Start it with nohup; after any stop, the same command
 # resumes from the latest checkpoint. Each part starts with a header line
-# (when, host, machine id, commit, CPU) that tools/run_progress.py reads.
+# (when, host, machine id, boot id, commit, CPU) that tools/run_progress.py
+# reads.
 set -euo pipefail
 pin=$1; name=$2; shift 2
 if [ ! -d "$pin" ]; then
@@ -39,6 +40,10 @@ commit=$(git -C "$pin" rev-parse --short HEAD)
 cpu=$("$pin/venv/bin/python" -m ptb_tf.hardware 2>/dev/null \
       || grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 machine=$(cut -c1-12 /etc/machine-id 2>/dev/null || echo unknown)
-echo "=== part started $(date -u +%FT%TZ) on $(hostname)/$machine commit $commit cpu: $cpu" >> "$runs/$name.log"
+# The machine id names an image, not a machine: the machines that replaced
+# one another between sessions (an empty home each time) all had the same.
+# The boot id changes with each machine (and each reboot).
+boot=$(cut -c1-8 /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown)
+echo "=== part started $(date -u +%FT%TZ) on $(hostname)/$machine/boot-$boot commit $commit cpu: $cpu" >> "$runs/$name.log"
 exec "$pin/venv/bin/python" -m ptb_tf.train --save_path="$runs/$name" \
   --results_file="$runs/$name.json" --progress=lines "$@" >> "$runs/$name.log" 2>&1

@@ -8,6 +8,9 @@ before each part:
 
     === part started 2026-12-01T10:35:02Z on HOST commit f552e7c cpu: AMD EPYC
 
+(HOST: hostname/machine id, since 4 December also /boot-BOOT ID, which tells
+apart machines that share a machine id)
+
 and `python -m ptb_tf.train` writes the epoch lines after it. This prints a
 Markdown table of the parts (when, where, which commit) and of the epochs
 (learning rate, train and valid perplexity, words per second of the epoch's
