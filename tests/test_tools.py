@@ -73,7 +73,7 @@ def test_performance_tables_show_every_figure_of_the_run():
         serving[key] = dict(_rate(median, 0.2), bound_words_per_second=2 * median,
                             fraction_of_bound=0.5)
     report = {
-        "command": "python -m ptb_tf.benchmark --data_path=x",
+        "command": "python -m ptb_tf.benchmark --data_path=/home/me/ptb --configs=small",
         "matmul_gflops": {"float32 2048^3": _rate(201.0),
                           "bfloat16 2048^3": _rate(402.0)},
         "plain_matmul_gflops": {"float32 2048^3": _rate(199.0),
@@ -99,7 +99,9 @@ def test_performance_tables_show_every_figure_of_the_run():
         "test_config_epoch_seconds": {"unrolled+xla": 11.7},
         "exact_test_seconds_small": 12.1, "pipeline_words_per_second": 2.3e7,
         "checkpoint_seconds_small": 0.053}
-    side = {"command": "python benchmarks/pytorch_side_by_side.py", "torch": "2.13.0",
+    side = {"command": "python benchmarks/pytorch_side_by_side.py --torch_python="
+                       "/opt/torch/bin/python --pytorch_example=/src/ex --rounds=5",
+            "torch": "2.13.0",
             "configs": {"small": {"words_per_second": {
                 "pytorch example": 5000.0, "unrolled+bf16": 10500.0},
                 "ratio": 2.1, "best_variant": "unrolled+bf16"}}}
@@ -117,7 +119,12 @@ def test_performance_tables_show_every_figure_of_the_run():
                      "23,456", "NOISY",
                      "50% of 46,912", "p50 0.81 ms", "`unrolled+xla` 11.7 s",
                      "12.1 s", "23.0 M words/s", "53 ms", "**2.10x**",
-                     "torch 2.13.0", report["command"]]:
+                     "torch 2.13.0",
+                     # The machine's folders as the docs name them.
+                     "Command: `python -m ptb_tf.benchmark --data_path=$PTB "
+                     "--configs=small`",
+                     "--torch_python=$TORCH_PYTHON --pytorch_example=$EXAMPLE "
+                     "--rounds=5` (torch 2.13.0)"]:
         assert expected in text, expected
 
 

@@ -155,13 +155,30 @@ def side_by_side(report):
     return "\n".join(rows)
 
 
+# The folders a command names on one machine, as docs/performance.md writes
+# them for any machine.
+PLACEHOLDERS = {"--data_path": "$PTB", "--pytorch_example": "$EXAMPLE",
+                "--torch_python": "$TORCH_PYTHON"}
+
+
+def portable(command):
+    """A recorded command with its machine's folders as the docs' names:
+    --data_path=/work/shared/data/ptb -> --data_path=$PTB."""
+    words = []
+    for word in command.split():
+        flag, equals, _ = word.partition("=")
+        words.append(f"{flag}={PLACEHOLDERS[flag]}"
+                     if equals and flag in PLACEHOLDERS else word)
+    return " ".join(words)
+
+
 def tables(report, side=None) -> str:
-    parts = [f"Command: `{report['command']}`", ceilings(report),
+    parts = [f"Command: `{portable(report['command'])}`", ceilings(report),
              passes(report), training(report), inference(report),
              other(report)]
     parts = [part for part in parts if part]
     if side:
-        parts += [f"Command: `{side['command']}` (torch {side['torch']})",
+        parts += [f"Command: `{portable(side['command'])}` (torch {side['torch']})",
                   side_by_side(side)]
     return "\n\n".join(parts) + "\n"
 
