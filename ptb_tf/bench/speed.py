@@ -316,6 +316,17 @@ def bounds_now(tf, name, config, variants, gflop_per_call=GFLOP_PER_CALL,
             for variant in variants}
 
 
+def timed_after_one(run) -> float:
+    """Seconds of a call of run() made right after an untimed one.
+
+    For a window timed after other work (a bound's matmul loops, another
+    part): the first window after a bound's measurement ran 4% slower than
+    the next (small unrolled+bf16, median of 5 rounds, every round slower).
+    """
+    run()
+    return timed(run)
+
+
 def paired_rounds(tf, corpus, name, config, variant, rounds,
                   batches_per_window):
     """The fraction of its shape bound `variant` trains at, from `rounds`
@@ -334,10 +345,7 @@ def paired_rounds(tf, corpus, name, config, variant, rounds,
     measured = []
     for _ in range(rounds):
         bound = bounds_now(tf, name, config, [variant])[variant]
-        # The first window after the rates' loops ran 4% slower than the
-        # next (small unrolled+bf16, median of 5 rounds): it is not timed.
-        run()
-        words_per_second = words / timed(run)
+        words_per_second = words / timed_after_one(run)
         measured.append({"words_per_second": words_per_second,
                          "bound_words_per_second": bound,
                          "fraction_of_bound": words_per_second / bound})
@@ -416,8 +424,7 @@ def train_parts(tf, corpus, config, variant, windows, batches_per_window):
     seconds = {name: [] for name in runs}
     for _ in range(windows):
         for name, run in runs.items():
-            run()  # as in paired_rounds, the first call after another is slow
-            seconds[name].append(timed(run))
+            seconds[name].append(timed_after_one(run))
     return {name: 1e3 * statistics.median(values) / batches_per_window
             for name, values in seconds.items()}
 
