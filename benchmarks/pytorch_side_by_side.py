@@ -29,11 +29,13 @@ import tempfile
 from absl import flags
 
 from ptb_tf import cli
-from ptb_tf.bench.common import check_configs_and_variants
+from ptb_tf.bench.common import (DEFAULT_VARIANTS_HELP,
+                                 check_configs_and_variants, default_variants)
 from ptb_tf.config import PRESETS
 from ptb_tf.corpus.splits import load_corpus
 from ptb_tf.errors import UsageError, UserError
 from ptb_tf.files import write_json
+from ptb_tf.hardware import cpu_flags
 
 
 FLAGS = flags.FLAGS
@@ -54,8 +56,9 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                         flag_values=flag_values)
     flags.DEFINE_list("configs", ["small", "medium"], "Configs to compare.",
                       flag_values=flag_values)
-    flags.DEFINE_list("variants", ["unrolled+bf16", "unrolled", "keras"],
-                      "ptb_tf's training paths to time (see ptb_tf.benchmark).",
+    flags.DEFINE_list("variants", None,
+                      "ptb_tf's training paths to time, its best one compared "
+                      "(see ptb_tf.benchmark; " + DEFAULT_VARIANTS_HELP + ").",
                       flag_values=flag_values)
     flags.DEFINE_integer("rounds", 3, "Alternating rounds (median).",
                          flag_values=flag_values)
@@ -131,8 +134,10 @@ def main(argv):
         raise UsageError("--pytorch_example must name the word_language_model "
                          "folder of a clone of github.com/pytorch/examples. "
                          f"Received: {FLAGS.pytorch_example}")
-    check_configs_and_variants(FLAGS.configs, FLAGS.variants)
-    if not FLAGS.configs or not FLAGS.variants:
+    variants = (default_variants(cpu_flags()) if FLAGS.variants is None
+                else FLAGS.variants)
+    check_configs_and_variants(FLAGS.configs, variants)
+    if not FLAGS.configs or not variants:
         raise UsageError("--configs and --variants must each name at least one "
                          "(see python -m ptb_tf.benchmark --help)")
     cli.check_min(FLAGS, 1, "rounds", "log_every", "pytorch_lines")
@@ -162,16 +167,16 @@ def main(argv):
                                       os.path.join(folder, "model.pt"),
                                       FLAGS.log_every)]
             rates = {"pytorch example": [],
-                     **{variant: [] for variant in FLAGS.variants}}
-            bounds = {variant: [] for variant in FLAGS.variants}
+                     **{variant: [] for variant in variants}}
+            bounds = {variant: [] for variant in variants}
             for round_index in range(FLAGS.rounds):
                 rates["pytorch example"].append(example_words_per_second(
                     command, config, FLAGS.pytorch_lines))
-                for variant in FLAGS.variants:
+                for variant in variants:
                     rates[variant].append(speed.train_rate(
                         tf, corpus, config, 3, 20, variant)["words_per_second"])
                 for variant, bound in speed.bounds_now(
-                        tf, name, config, FLAGS.variants).items():
+                        tf, name, config, variants).items():
                     bounds[variant].append(bound)
                 print(f"{name} round {round_index + 1}: " + ", ".join(
                     f"{key} {values[-1]:.0f}" for key, values in rates.items())
@@ -189,7 +194,7 @@ def main(argv):
                        for key, values in rates.items()}
             bound_medians = {key: statistics.median(values)
                              for key, values in bounds.items()}
-            best = max(FLAGS.variants, key=lambda variant: medians[variant])
+            best = max(variants, key=lambda variant: medians[variant])
             ratio = medians[best] / medians["pytorch example"]
             # Twice the example against the highest bound of any path: over
             # 1, no path of ptb_tf can reach 2x on this machine.

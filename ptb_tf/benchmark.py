@@ -21,11 +21,13 @@ from absl import flags
 
 from ptb_tf import cli
 from ptb_tf.bench import speed
-from ptb_tf.bench.common import (check_configs_and_variants, matmul_dtype,
-                                 parse_variant, peak_rss_mb)
+from ptb_tf.bench.common import (DEFAULT_VARIANTS_HELP,
+                                 check_configs_and_variants, default_variants,
+                                 matmul_dtype, parse_variant, peak_rss_mb)
 from ptb_tf.config import PRESETS
 from ptb_tf.corpus.splits import load_corpus
 from ptb_tf.files import write_json
+from ptb_tf.hardware import cpu_flags
 
 
 FLAGS = flags.FLAGS
@@ -38,10 +40,11 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                       "Configs to time training for (--configs= for none: the "
                       "matmul rates and inference only).",
                       flag_values=flag_values)
-    flags.DEFINE_list("variants", ["keras", "unrolled", "block", "unrolled+xla"],
+    flags.DEFINE_list("variants", None,
                       "Training paths to time: an rnn_mode, +xla for XLA, "
                       "+bf16 for mixed_bfloat16 (e.g. unrolled+xla+bf16); "
-                      "each also times a test-config epoch.",
+                      "each also times a test-config epoch ("
+                      + DEFAULT_VARIANTS_HELP + ").",
                       flag_values=flag_values)
     flags.DEFINE_integer("windows", 7, "Timed windows per config (median).",
                          flag_values=flag_values)
@@ -61,23 +64,27 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
 def main(argv):
     cli.check_no_arguments(argv)
     cli.require_data_path(FLAGS.data_path)
-    check_configs_and_variants(FLAGS.configs, FLAGS.variants)
+    variants = (default_variants(cpu_flags()) if FLAGS.variants is None
+                else FLAGS.variants)
+    check_configs_and_variants(FLAGS.configs, variants)
     corpus = load_corpus(FLAGS.data_path)
     tf = cli.quiet_tensorflow()
     from ptb_tf.training.results import machine_info  # pylint: disable=g-import-not-at-top
 
     report = {"machine": machine_info(),
               "command": "python -m ptb_tf.benchmark "
-                         + " ".join(sys.argv[1:])}
+                         + " ".join(sys.argv[1:]),
+              "variants": variants}
     machine = report["machine"]
     # Figures are this machine's: say which one, with what it can run.
     print(f"machine: {machine['cpu_description']}, {machine['cores']} cores, "
-          f"TensorFlow {machine['tensorflow']}", flush=True)
+          f"TensorFlow {machine['tensorflow']}; paths: {', '.join(variants)}",
+          flush=True)
     shapes, passes = {"2048^3": (2048, 2048, 2048)}, {}
     for name in FLAGS.configs:
         config = PRESETS[name]
         for rnn_mode in sorted({parse_variant(variant)[0]
-                                for variant in FLAGS.variants}):
+                                for variant in variants}):
             shapes.update(speed.bound_shapes(
                 name, speed.step_matmuls(config, rnn_mode)))
         passes.update(speed.pass_shapes(name, speed.step_passes(config)))
@@ -103,7 +110,7 @@ def main(argv):
 
     report["training"] = {}
     for name, variant in [(name, variant) for name in FLAGS.configs
-                          for variant in FLAGS.variants]:
+                          for variant in variants]:
         config = PRESETS[name]
         result = speed.train_rate(tf, corpus, config, FLAGS.windows,
                             FLAGS.batches_per_window, variant)
@@ -170,7 +177,7 @@ def main(argv):
     small = PRESETS["small"]
     report["test_config_epoch_seconds"] = {}
     report["test_config_epochs_seconds"] = {}
-    for variant in FLAGS.variants:
+    for variant in variants:
         seconds = speed.epoch_times(corpus, PRESETS["test"], variant)
         median = statistics.median(seconds)
         report["test_config_epochs_seconds"][variant] = seconds

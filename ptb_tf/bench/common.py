@@ -3,6 +3,7 @@
 import resource
 import statistics
 import time
+from typing import List
 
 
 def parse_variant(variant: str):
@@ -10,6 +11,21 @@ def parse_variant(variant: str):
     rnn_mode, *options = variant.split("+")
     precision = "mixed_bfloat16" if "bf16" in options else "float32"
     return rnn_mode, "xla" in options, precision
+
+
+def default_variants(cpu_flags) -> List[str]:
+    """The training paths a user chooses between on a CPU with these feature
+    flags (hardware.cpu_flags()): unrolled+bf16 where the CPU multiplies
+    bfloat16 in hardware (elsewhere it is emulated, slower than float32),
+    unrolled, unrolled+xla (small's fastest float32 path) and keras (the GPU
+    path). block, never the fastest here, is timed only when asked for."""
+    from ptb_tf.hardware import BFLOAT16_FLAGS  # pylint: disable=g-import-not-at-top
+    bfloat16 = ["unrolled+bf16"] if BFLOAT16_FLAGS & set(cpu_flags) else []
+    return bfloat16 + ["unrolled", "unrolled+xla", "keras"]
+
+
+DEFAULT_VARIANTS_HELP = ("default: unrolled+bf16 where the CPU has bfloat16 "
+                         "instructions, then unrolled, unrolled+xla, keras")
 
 
 def matmul_dtype(variant: str) -> str:

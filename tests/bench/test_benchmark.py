@@ -36,6 +36,19 @@ def test_bad_variants(variant):
     assert not common.check_variant(variant)
 
 
+def test_the_default_paths_are_those_a_user_chooses_between_on_this_cpu():
+    # bfloat16 first where the CPU multiplies it in hardware, never where it
+    # is emulated; block (never the fastest) only when asked for.
+    zen4 = common.default_variants({"avx2", "avx512f", "avx512_bf16"})
+    assert zen4 == ["unrolled+bf16", "unrolled", "unrolled+xla", "keras"]
+    assert common.default_variants({"amx_bf16"})[0] == "unrolled+bf16"
+    assert common.default_variants({"avx2", "avx512f"}) == [
+        "unrolled", "unrolled+xla", "keras"]
+    assert common.default_variants(frozenset()) == [
+        "unrolled", "unrolled+xla", "keras"]
+    assert all(common.check_variant(variant) for variant in zen4)
+
+
 @pytest.mark.slow
 def test_the_timed_functions_run_on_a_tiny_model(corpus):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
