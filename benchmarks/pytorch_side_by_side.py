@@ -30,12 +30,12 @@ from absl import flags
 
 from ptb_tf import cli
 from ptb_tf.bench.common import (DEFAULT_VARIANTS_HELP,
-                                 check_configs_and_variants, default_variants)
+                                 check_configs_and_variants,
+                                 variants_or_default)
 from ptb_tf.config import PRESETS
 from ptb_tf.corpus.splits import load_corpus
 from ptb_tf.errors import UsageError, UserError
 from ptb_tf.files import write_json
-from ptb_tf.hardware import cpu_flags
 
 
 FLAGS = flags.FLAGS
@@ -134,8 +134,7 @@ def main(argv):
         raise UsageError("--pytorch_example must name the word_language_model "
                          "folder of a clone of github.com/pytorch/examples. "
                          f"Received: {FLAGS.pytorch_example}")
-    variants = (default_variants(cpu_flags()) if FLAGS.variants is None
-                else FLAGS.variants)
+    variants = variants_or_default(FLAGS.variants)
     check_configs_and_variants(FLAGS.configs, variants)
     if not FLAGS.configs or not variants:
         raise UsageError("--configs and --variants must each name at least one "

@@ -22,12 +22,12 @@ from absl import flags
 from ptb_tf import cli
 from ptb_tf.bench import speed
 from ptb_tf.bench.common import (DEFAULT_VARIANTS_HELP,
-                                 check_configs_and_variants, default_variants,
-                                 matmul_dtype, parse_variant, peak_rss_mb)
+                                 check_configs_and_variants, matmul_dtype,
+                                 parse_variant, peak_rss_mb,
+                                 variants_or_default)
 from ptb_tf.config import PRESETS
 from ptb_tf.corpus.splits import load_corpus
 from ptb_tf.files import write_json
-from ptb_tf.hardware import cpu_flags
 
 
 FLAGS = flags.FLAGS
@@ -64,8 +64,7 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
 def main(argv):
     cli.check_no_arguments(argv)
     cli.require_data_path(FLAGS.data_path)
-    variants = (default_variants(cpu_flags()) if FLAGS.variants is None
-                else FLAGS.variants)
+    variants = variants_or_default(FLAGS.variants)
     check_configs_and_variants(FLAGS.configs, variants)
     corpus = load_corpus(FLAGS.data_path)
     tf = cli.quiet_tensorflow()

@@ -3,7 +3,7 @@
 import resource
 import statistics
 import time
-from typing import List
+from typing import List, Optional
 
 
 def parse_variant(variant: str):
@@ -26,6 +26,13 @@ def default_variants(cpu_flags) -> List[str]:
 
 DEFAULT_VARIANTS_HELP = ("default: unrolled+bf16 where the CPU has bfloat16 "
                          "instructions, then unrolled, unrolled+xla, keras")
+
+
+def variants_or_default(variants: Optional[List[str]]) -> List[str]:
+    """A --variants flag's value, or default_variants on this machine's CPU
+    where the flag was not given (None)."""
+    from ptb_tf.hardware import cpu_flags  # pylint: disable=g-import-not-at-top
+    return default_variants(cpu_flags()) if variants is None else variants
 
 
 def matmul_dtype(variant: str) -> str:
