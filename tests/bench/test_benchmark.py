@@ -49,6 +49,16 @@ def test_the_default_paths_are_those_a_user_chooses_between_on_this_cpu():
     assert all(common.check_variant(variant) for variant in zen4)
 
 
+def test_a_variants_flag_left_unset_takes_this_cpus_default(monkeypatch):
+    from ptb_tf import hardware  # pylint: disable=import-outside-toplevel
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset({"avx2"}))
+    assert common.variants_or_default(None) == ["unrolled", "unrolled+xla",
+                                                "keras"]
+    # Given, even empty, it stays as given.
+    assert common.variants_or_default(["block"]) == ["block"]
+    assert common.variants_or_default([]) == []
+
+
 @pytest.mark.slow
 def test_the_timed_functions_run_on_a_tiny_model(corpus):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
