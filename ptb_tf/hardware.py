@@ -35,6 +35,13 @@ def cpu_flags(path: str = "/proc/cpuinfo") -> FrozenSet[str]:
     return frozenset(_cpuinfo(path).get("flags", "").split())
 
 
+def has_bfloat16_matmul(flags) -> bool:
+    """Whether a CPU with these feature flags (cpu_flags()) multiplies
+    bfloat16 in hardware; elsewhere bfloat16 is emulated, slower than
+    float32."""
+    return bool(BFLOAT16_FLAGS & set(flags))
+
+
 def cpu_model(path: str = "/proc/cpuinfo") -> str:
     """The CPU's model name, e.g. "AMD EPYC" ("" if unknown)."""
     return _cpuinfo(path).get("model name", "")
@@ -60,7 +67,7 @@ def bfloat16_note(precision: str, on_gpu: bool,
     flags = cpu_flags(path)
     if precision != "mixed_bfloat16" or on_gpu or not flags:
         return ""
-    if flags & BFLOAT16_FLAGS:
+    if has_bfloat16_matmul(flags):
         return ""
     return ("note: this CPU has no bfloat16 instructions (no avx512_bf16 or "
             "amx_bf16): --precision=mixed_bfloat16 is emulated here and "

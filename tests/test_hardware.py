@@ -44,6 +44,9 @@ def test_bfloat16_on_a_cpu_without_it_is_said_once(tmp_path):
     assert hardware.bfloat16_note("mixed_bfloat16", True, zen3) == ""
     zen4 = write(tmp_path, ZEN4, "zen4")
     assert hardware.bfloat16_note("mixed_bfloat16", False, zen4) == ""
+    # Intel's AMX has bfloat16 matmuls too (oneDNN uses either).
+    assert hardware.has_bfloat16_matmul({"avx2", "amx_bf16"})
+    assert not hardware.has_bfloat16_matmul(hardware.cpu_flags(zen3))
 
 
 def test_no_cpuinfo_says_nothing(tmp_path):

@@ -5,6 +5,8 @@ import statistics
 import time
 from typing import List, Optional
 
+from ptb_tf import hardware
+
 
 def parse_variant(variant: str):
     """"unrolled+xla+bf16" -> ("unrolled", jit_compile=True, "mixed_bfloat16")."""
@@ -19,8 +21,8 @@ def default_variants(cpu_flags) -> List[str]:
     bfloat16 in hardware (elsewhere it is emulated, slower than float32),
     unrolled, unrolled+xla (small's fastest float32 path) and keras (the GPU
     path). block, never the fastest here, is timed only when asked for."""
-    from ptb_tf.hardware import BFLOAT16_FLAGS  # pylint: disable=g-import-not-at-top
-    bfloat16 = ["unrolled+bf16"] if BFLOAT16_FLAGS & set(cpu_flags) else []
+    bfloat16 = (["unrolled+bf16"] if hardware.has_bfloat16_matmul(cpu_flags)
+                else [])
     return bfloat16 + ["unrolled", "unrolled+xla", "keras"]
 
 
@@ -31,8 +33,8 @@ DEFAULT_VARIANTS_HELP = ("default: unrolled+bf16 where the CPU has bfloat16 "
 def variants_or_default(variants: Optional[List[str]]) -> List[str]:
     """A --variants flag's value, or default_variants on this machine's CPU
     where the flag was not given (None)."""
-    from ptb_tf.hardware import cpu_flags  # pylint: disable=g-import-not-at-top
-    return default_variants(cpu_flags()) if variants is None else variants
+    return (default_variants(hardware.cpu_flags()) if variants is None
+            else variants)
 
 
 def matmul_dtype(variant: str) -> str:
