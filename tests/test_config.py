@@ -72,6 +72,18 @@ def test_learning_rate_schedule():
     assert learning_rate_for_epoch(medium, 38) == pytest.approx(0.8 ** 33)
 
 
+@pytest.mark.parametrize("preset", ["small", "medium", "large"])
+def test_max_epoch_one_higher_is_the_first_tutorials_schedule(preset):
+    """docs/configs.md: the tutorial's first version, whose results table it
+    kept, set epoch i's rate to lr_decay ** max(i - max_epoch, 0)."""
+    config = PRESETS[preset]
+    first = dataclasses.replace(config, max_epoch=config.max_epoch + 1)
+    for epoch in range(config.max_max_epoch):
+        assert learning_rate_for_epoch(first, epoch) == pytest.approx(
+            config.learning_rate
+            * config.lr_decay ** max(epoch - config.max_epoch, 0))
+
+
 @pytest.mark.parametrize("field, value, message", [
     ("num_steps", 0, "--num_steps must be a whole number >= 1. Received: num_steps=0"),
     ("batch_size", -1, "--batch_size must be"),
