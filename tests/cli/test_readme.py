@@ -4,6 +4,7 @@ from and scored."""
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 
@@ -25,6 +26,40 @@ def test_the_quick_start_has_the_four_steps():
     commands = quick_start_commands()
     assert [re.search(r"ptb_tf\.(\w+)", line).group(1) for line in commands] == [
         "train", "export", "generate", "score"]
+
+
+def readme_train_commands():
+    """Every `python -m ptb_tf.train` command in the README's ```sh blocks,
+    continuation lines joined, as argument lists."""
+    with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as readme:
+        blocks = re.findall(r"```sh\n(.*?)```", readme.read(), flags=re.S)
+    lines = "\n".join(blocks).replace("\\\n", " ").splitlines()
+    return [shlex.split(line) for line in lines
+            if line.startswith("python -m ptb_tf.train ")]
+
+
+def test_every_train_command_in_the_readme_is_a_run_train_accepts():
+    """The results' commands are copied by hand from the results files: each
+    parses, names a valid config and options, and the table's rows keep
+    their configs (a flag misspelt or dropped fails here, not hours into a
+    user's run)."""
+    from absl import flags  # pylint: disable=import-outside-toplevel
+    from ptb_tf import train  # pylint: disable=import-outside-toplevel
+    configs = {}
+    for argv in readme_train_commands():
+        flag_values = flags.FlagValues()
+        train.define_flags(flag_values)
+        flag_values(["train"] + argv[3:])
+        config = train.config_from_flags(flag_values)
+        options = train.options_from_flags(flag_values, say=lambda _: None)
+        assert options.problem(config.cell, flag_values.save_path) is None, argv
+        configs[flag_values.save_path] = (config, options)
+    medium, large = configs["runs/medium"][0], configs["runs/large"][0]
+    assert (medium.hidden_size, medium.keep_prob, medium.max_max_epoch) == (650, 0.5, 39)
+    assert (large.hidden_size, large.keep_prob, large.max_max_epoch) == (1500, 0.35, 55)
+    tied, tied_options = configs["runs/medium_tied"]
+    assert tied.tie_embeddings and tied.max_epoch == 14
+    assert tied_options.precision == "mixed_bfloat16"
 
 
 @pytest.mark.slow
