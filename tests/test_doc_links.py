@@ -34,8 +34,8 @@ def prose(text):
 
 def anchor(heading):
     """GitHub's anchor for a heading: lower case, markup and punctuation
-    other than hyphens dropped, each space a hyphen."""
-    heading = re.sub(r"[`*_]|\[([^\]]*)\]\([^)]*\)", r"\1", heading).lower()
+    other than hyphens and underscores dropped, each space a hyphen."""
+    heading = re.sub(r"[`*]|\[([^\]]*)\]\([^)]*\)", r"\1", heading).lower()
     return re.sub(r"[^\w\- ]", "", heading).replace(" ", "-")
 
 
@@ -59,6 +59,7 @@ def test_the_anchor_of_a_heading_is_githubs():
     assert anchor("Medium, tied embeddings and variational dropout") == (
         "medium-tied-embeddings-and-variational-dropout")
     assert anchor("The `score` signature (v2)") == "the-score-signature-v2"
+    assert anchor("ptb_tf's **exact** test") == "ptb_tfs-exact-test"
 
 
 def test_every_link_inside_the_repository_leads_somewhere():
