@@ -295,6 +295,10 @@ def scan_layer(cell, inputs, kernel, recurrent_kernel, bias,
     # The input projection of every step in one matmul; only the recurrent
     # matmul stays inside the loop.
     projected = input_projection(cell, inputs, kernel, bias, operand_dtype)
+    # Rounded once, not at every step (`matmul` leaves a kernel already of
+    # operand_dtype as it is): a step at batch 1 reads little more than its
+    # kernel, and casting it there too read and wrote it twice more.
+    recurrent_kernel = tf.cast(recurrent_kernel, operand_dtype)
 
     def step(carry, elements):
         projected_t, mask_t = elements

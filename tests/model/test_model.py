@@ -140,6 +140,25 @@ def test_a_long_evaluation_window_runs_as_a_scan(model):
     assert len(matmuls) > MAX_UNROLLED_EVAL_STEPS
 
 
+def test_a_bfloat16_scan_rounds_each_kernel_once_not_at_every_step():
+    """The exact test's scan at batch 1 reads little more than the recurrent
+    kernels at each step: rounding them there too (a cast in the loop body)
+    made large's test 3x slower than float32's. In each layer's loop body
+    the one cast to bfloat16 is the state's."""
+    mixed = PTBModel(VOCAB, HIDDEN, LAYERS, rnn_mode="unrolled",
+                     precision="mixed_bfloat16")
+    ids = random_ids(1, MAX_UNROLLED_EVAL_STEPS + 1)
+    library = tf.function(lambda ids: mixed(ids, training=False)
+                          ).get_concrete_function(ids).graph.as_graph_def().library
+    bodies = [function for function in library.function
+              if "while_body" in function.signature.name]
+    assert len(bodies) == LAYERS
+    for body in bodies:
+        to_bfloat16 = [node for node in body.node_def if node.op == "Cast"
+                       and node.attr["DstT"].type == tf.bfloat16.as_datatype_enum]
+        assert len(to_bfloat16) == 1, body.signature.name
+
+
 def test_unknown_rnn_mode():
     with pytest.raises(ValueError, match="rnn_mode must be one of keras"):
         PTBModel(VOCAB, HIDDEN, LAYERS, rnn_mode="cudnn")
