@@ -187,6 +187,17 @@ def main(argv):
     report["exact_test_seconds_small"] = speed.exact_test_seconds(corpus, small)
     print(f"exact test evaluation (small, batch 1, 82,429 predictions): "
           f"{report['exact_test_seconds_small']:.1f} s", flush=True)
+    exact = report["exact_test"] = {
+        "predictions": speed.EXACT_TEST_PREDICTIONS, "words_per_second": {}}
+    for name in FLAGS.configs:
+        rates = speed.exact_test_rates(corpus, PRESETS[name], variants)
+        for model, rate in rates.items():
+            exact["words_per_second"][f"{name} {model}"] = rate
+            print(f"exact test, {name} {model}, batch 1, the first "
+                  f"{exact['predictions']:,} predictions: "
+                  f"{rate['median']:,.0f} words/s ({rate['min']:,.0f}-"
+                  f"{rate['max']:,.0f})" + (", NOISY" if rate["noisy"] else ""),
+                  flush=True)
     serving = speed.inference(tf, corpus, small)
     print(f"SavedModel (small): step at batch 1 p50 {serving['step_p50_ms']:.2f} "
           f"ms, p99 {serving['step_p99_ms']:.2f} ms", flush=True)

@@ -98,6 +98,8 @@ def test_performance_tables_show_every_figure_of_the_run():
         "serving_small": serving,
         "test_config_epoch_seconds": {"unrolled+xla": 11.7},
         "exact_test_seconds_small": 12.1, "pipeline_words_per_second": 2.3e7,
+        "exact_test": {"predictions": 10000, "words_per_second": {
+            "medium unrolled+bf16": {"median": 2100.4, "min": 1532.0, "max": 2190.0}}},
         "checkpoint_seconds_small": 0.053}
     side = {"command": "python benchmarks/pytorch_side_by_side.py --torch_python="
                        "/opt/torch/bin/python --pytorch_example=/src/ex --rounds=5",
@@ -119,6 +121,8 @@ def test_performance_tables_show_every_figure_of_the_run():
                      "23,456", "NOISY",
                      "50% of 46,912", "p50 0.81 ms", "`unrolled+xla` 11.7 s",
                      "12.1 s", "23.0 M words/s", "53 ms", "**2.10x**",
+                     "first 10,000 predictions (words/s, median (min-max)) | "
+                     "medium `unrolled+bf16` 2,100 (1,532-2,190) |",
                      "torch 2.13.0",
                      # The machine's folders as the docs name them.
                      "Command: `python -m ptb_tf.benchmark --data_path=$PTB "

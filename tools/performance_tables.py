@@ -129,11 +129,21 @@ def other(report):
             "| test config, one full PTB epoch (23,239 steps; the median, "
             f"and each epoch where timed) | {epochs} |",
             "| exact test evaluation, small, batch 1, 82,429 predictions "
-            f"| {report['exact_test_seconds_small']:.1f} s |",
-            "| tf.data pipeline alone "
-            f"| {report['pipeline_words_per_second'] / 1e6:.1f} M words/s |",
-            "| one checkpoint, small "
-            f"| {1e3 * report['checkpoint_seconds_small']:.0f} ms |"]
+            f"| {report['exact_test_seconds_small']:.1f} s |"]
+    exact = report.get("exact_test")  # since 7b8cfc2
+    if exact:
+        rates = []
+        for key, rate in exact["words_per_second"].items():
+            config, model = key.split(" ")
+            rates.append(f"{config} `{model}` {rate['median']:,.0f} "
+                         f"({rate['min']:,.0f}-{rate['max']:,.0f})")
+        rows.append(f"| exact test, batch 1, the test's first "
+                    f"{exact['predictions']:,} predictions (words/s, median "
+                    f"(min-max)) | {', '.join(rates)} |")
+    rows += ["| tf.data pipeline alone "
+             f"| {report['pipeline_words_per_second'] / 1e6:.1f} M words/s |",
+             "| one checkpoint, small "
+             f"| {1e3 * report['checkpoint_seconds_small']:.0f} ms |"]
     costs = report.get("side_costs_small")
     if costs:
         rows.append(f"| side costs of a small epoch (`{costs['variant']}`) "

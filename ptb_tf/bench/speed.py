@@ -475,6 +475,32 @@ def exact_test_seconds(corpus, config, window=500):
     return time.perf_counter() - start
 
 
+# The exact test's rate per path is timed over this many predictions (small's
+# whole test takes ~10 s; medium's and large's would take minutes).
+EXACT_TEST_PREDICTIONS = 10_000
+
+
+def exact_test_rates(corpus, config, variants, trials=3):
+    """Words/s of the exact batch-1 evaluation (the test's first
+    EXACT_TEST_PREDICTIONS predictions, windows of 500) for each distinct
+    model of `variants`: {variant: rate_trials figures}. XLA is left out
+    (evaluation never compiles with it), so "unrolled+xla" is "unrolled".
+    A step reads little more than the recurrent kernels: what costs here is
+    memory, and anything redone at every step (a cast of a kernel was)."""
+    ids = corpus.test[:EXACT_TEST_PREDICTIONS + 1]
+    rates = {}
+    for variant in variants:
+        rnn_mode, _, precision = parse_variant(variant)
+        model = f"{rnn_mode}+bf16" if precision != "float32" else rnn_mode
+        if model in rates:
+            continue
+        trainer = trainer_for(config, model)
+        # rate_trials' first, untimed call traces both window lengths.
+        rates[model] = rate_trials(
+            lambda: trainer.evaluate_exact(ids, 500), trials, len(ids) - 1)
+    return rates
+
+
 # The inference workloads timed, and whose matmul bounds are printed.
 SCORE_BATCH, SCORE_LENGTH = 64, 35
 GENERATE_BATCHES = (1, 64)

@@ -77,6 +77,11 @@ def test_the_timed_functions_run_on_a_tiny_model(corpus):
     assert len(seconds) == 2 and all(value > 0 for value in seconds)
     assert speed.checkpoint_seconds(tf, config) > 0
     assert speed.pipeline_rate(corpus, config) > 0
+    # One model a distinct rnn_mode and precision: evaluation has no XLA.
+    exact = speed.exact_test_rates(
+        corpus, config, ["unrolled+bf16", "unrolled", "unrolled+xla"], trials=2)
+    assert set(exact) == {"unrolled+bf16", "unrolled"}
+    assert all(rate["median"] > 0 for rate in exact.values())
     paired = speed.paired_rounds(tf, corpus, "tiny", config, "unrolled",
                                  rounds=2, batches_per_window=2)
     assert len(paired["rounds"]) == 2
