@@ -130,7 +130,7 @@ def other(report):
             f"and each epoch where timed) | {epochs} |",
             "| exact test evaluation, small, batch 1, 82,429 predictions "
             f"| {report['exact_test_seconds_small']:.1f} s |"]
-    exact = report.get("exact_test")  # since 7b8cfc2
+    exact = report.get("exact_test")  # since 129b670
     if exact:
         rates = []
         for key, rate in exact["words_per_second"].items():
