@@ -485,8 +485,8 @@ def exact_test_rates(corpus, config, variants, trials=3):
     EXACT_TEST_PREDICTIONS predictions, windows of 500) for each distinct
     model of `variants`: {variant: rate_trials figures}. XLA is left out
     (evaluation never compiles with it), so "unrolled+xla" is "unrolled".
-    A step reads little more than the recurrent kernels: what costs here is
-    memory, and anything redone at every step (a cast of a kernel was)."""
+    A step reads the recurrent kernels for one word: far below the matmul
+    rate, and anything redone at every step shows (a kernel's cast did)."""
     ids = corpus.test[:EXACT_TEST_PREDICTIONS + 1]
     rates = {}
     for variant in variants:
