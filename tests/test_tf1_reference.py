@@ -3,6 +3,7 @@ against ptb_tf: from the same weights, on the same batches, the same costs
 step after step (clipping active, words repeated in a batch)."""
 
 import dataclasses
+import json
 import os
 import re
 
@@ -74,3 +75,46 @@ def test_ptb_tf_trains_as_the_tutorials_tf1_graph(tiny_corpus_path, corpus,
                              rnn_mode, tmp_path / "frozen.npz")
     np.testing.assert_allclose(frozen[0], costs[0], rtol=1e-5)
     assert max(abs(a - b) / b for a, b in zip(frozen[1:], reference[1:])) > 1e-4
+
+
+@pytest.mark.slow
+def test_a_stopped_reference_run_resumes_to_the_uninterrupted_result(
+        tiny_corpus_path, corpus, tmp_path):
+    # keep_prob 1: without dropout's random streams (which a TensorFlow 1
+    # checkpoint does not hold) a resumed run is the uninterrupted one.
+    config_file = tmp_path / "config.json"
+    config_file.write_text(tiny_config(corpus).to_json())
+    command = [TOOL, f"--data_path={tiny_corpus_path}",
+               f"--config_json={config_file}", "--epochs=2", "--save_every=3"]
+    env = dict(os.environ, TF_USE_LEGACY_KERAS="1")
+
+    def run(*args):
+        result = run_python(*command, *args, env=env, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout
+
+    run(f"--save_path={tmp_path / 'whole'}",
+        f"--results_file={tmp_path / 'whole.json'}")
+    parts = tmp_path / "parts"
+    # 10 batches an epoch: the first part stops at epoch 1's batch 4, off
+    # the save interval; the second runs on across the epoch's end.
+    first = run(f"--save_path={parts}", "--stop_after=4")
+    assert "Stopped after 4 batches" in first and "Valid" not in first, first
+    second = run(f"--save_path={parts}", "--stop_after=9")
+    assert "Resuming from model.ckpt-2: epoch 1, batch 4" in second, second
+    assert "Epoch: 1 Valid Perplexity" in second, second
+    assert "Stopped after 9 batches" in second, second
+    third = run(f"--save_path={parts}", f"--results_file={tmp_path / 'parts.json'}")
+    assert "epoch 2, batch 3" in third and "Test Perplexity" in third, third
+
+    whole = json.loads((tmp_path / "whole.json").read_text())
+    resumed = json.loads((tmp_path / "parts.json").read_text())
+    assert len(resumed["epochs"]) == 2
+    for key in ("train_perplexity", "valid_perplexity"):
+        np.testing.assert_allclose([e[key] for e in resumed["epochs"]],
+                                   [e[key] for e in whole["epochs"]], rtol=1e-6)
+    np.testing.assert_allclose(resumed["test_perplexity"],
+                               whole["test_perplexity"], rtol=1e-6)
+    # Old saves are removed: only the last one is left.
+    assert sorted(path.name for path in parts.glob("model.ckpt-*")) == [
+        "model.ckpt-9.data-00000-of-00001", "model.ckpt-9.index"]

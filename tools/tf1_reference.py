@@ -23,9 +23,19 @@ Per epoch it prints the tutorial's lines ("Epoch: 1 Train Perplexity: ...").
 tests/test_tf1_reference.py writes them) and --max_steps stops each training
 epoch early; with --print_costs each training step's cost is printed: the
 test compares them with ptb_tf's on the same weights and batches.
+
+A whole run of medium or large takes most of a day on a CPU, so with
+--save_path=DIR it saves the variables, the carried state and the epoch's
+running cost every --save_every training batches and at each epoch's end,
+and the same command resumes from the latest save. The resumed run is not
+the uninterrupted one to the bit: TensorFlow 1's dropout ops keep their
+random streams outside the checkpoint, so after a resume the masks are
+drawn from the seed's start again, not continued. --results_file writes every epoch's perplexities and the test's
+as JSON.
 """
 
 import argparse
+import glob
 import json
 import math
 import os
@@ -107,29 +117,103 @@ class Model:
 
 
 def run_epoch(session, model, ids, train=False, max_steps=None,
-              print_costs=False):
+              print_costs=False, resume=None, checkpoint=None):
     """The tutorial's run_epoch: perplexity over the split, the state
-    carried from batch to batch."""
-    state = session.run(model.initial_state)
+    carried from batch to batch; and the words/s of this call.
+
+    resume: (next batch, costs, iters, state) of an epoch saved part way
+    (state None for the zero state); checkpoint(next batch, costs, iters,
+    state) is called when the caller's save interval says so.
+    """
+    step0, costs, iters, state = resume or (0, 0.0, 0, None)
+    if state is None:
+        state = session.run(model.initial_state)
     fetches = {"cost": model.cost, "state": model.final_state}
     if train:
         fetches["train"] = model.train_op
-    costs, iters, start = 0.0, 0, time.time()
+    words0, start = iters, time.time()
+    epoch_size = ((len(ids) // model.batch_size) - 1) // model.num_steps
     for step, (x, y) in enumerate(batches(ids, model.batch_size,
                                           model.num_steps)):
         if max_steps is not None and step >= max_steps:
             break
+        if step < step0:
+            continue
         feed = {model.inputs: x, model.targets: y}
         for i, (c, h) in enumerate(model.initial_state):
-            feed[c], feed[h] = state[i].c, state[i].h
+            feed[c], feed[h] = state[i][0], state[i][1]
         values = session.run(fetches, feed)
         state = values["state"]
-        costs += values["cost"]
+        costs += float(values["cost"])  # in float64, as numpy 1 summed
         iters += model.num_steps
         if print_costs:
             print(f"step cost: {values['cost']:.9g}", flush=True)
-    words = iters * model.batch_size
-    return math.exp(costs / iters), words / max(time.time() - start, 1e-9)
+        if train and step % max(epoch_size // 10, 1) == 10:  # as the tutorial
+            speed = (iters - words0) * model.batch_size / (time.time() - start)
+            print(f"{step / epoch_size:.3f} perplexity: "
+                  f"{math.exp(costs / iters):.3f} speed: {speed:.0f} wps",
+                  flush=True)
+        if checkpoint:
+            checkpoint(step + 1, costs, iters, state)
+    words = (iters - words0) * model.batch_size
+    return math.exp(costs / max(iters, 1)), words / max(time.time() - start, 1e-9)
+
+
+class Saves:
+    """The run's saves under save_path: a tf.compat.v1 Saver's checkpoint of
+    the variables, the carried state beside it ([layers, 2, batch, hidden]
+    .npy) and progress.json (the epoch, its next batch and running cost, the
+    finished epochs' perplexities), written last so that it only ever names
+    a complete save."""
+
+    def __init__(self, tf, session, save_path):
+        self.session, self.path, self.count = session, save_path, 0
+        # Old saves are removed here, after progress.json names the new one:
+        # the Saver's own max_to_keep forgets those of earlier processes.
+        self.saver = tf.compat.v1.train.Saver(max_to_keep=None)
+        self.progress_file = os.path.join(save_path, "progress.json")
+        os.makedirs(save_path, exist_ok=True)
+
+    def load(self):
+        """The saved progress ({} for a new run), its variables restored."""
+        if not os.path.exists(self.progress_file):
+            return {}
+        with open(self.progress_file, encoding="utf-8") as file:
+            progress = json.load(file)
+        self.count = progress["saves"]
+        # Names relative to the folder: it may have moved since.
+        self.saver.restore(self.session,
+                           os.path.join(self.path, progress["checkpoint"]))
+        state = progress.get("state")
+        progress["state"] = (np.load(os.path.join(self.path, state))
+                             if state else None)
+        return progress
+
+    def save(self, progress, state=None):
+        """Saves the variables, `state` and `progress` (the dict load
+        returns)."""
+        # A new name each time: progress.json names the last complete save
+        # until the next one is complete.
+        self.count += 1
+        progress = dict(progress, saves=self.count)
+        prefix = self.saver.save(self.session,
+                                 os.path.join(self.path, "model.ckpt"),
+                                 global_step=self.count,
+                                 write_meta_graph=False)
+        progress["checkpoint"] = os.path.basename(prefix)
+        progress["state"] = None
+        if state is not None:
+            progress["state"] = progress["checkpoint"] + ".state.npy"
+            np.save(prefix + ".state.npy", np.asarray(
+                [[layer[0], layer[1]] for layer in state]))
+        temporary = self.progress_file + ".tmp"
+        with open(temporary, "w", encoding="utf-8") as file:
+            json.dump(progress, file, indent=1)
+        os.replace(temporary, self.progress_file)
+        for old in glob.glob(os.path.join(self.path, "model.ckpt-*")):
+            if not os.path.basename(old).startswith(
+                    progress["checkpoint"] + "."):
+                os.remove(old)
 
 
 def load_weights(tf, session, path, config):
@@ -182,7 +266,19 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--print_costs", action="store_true")
     parser.add_argument("--skip_test", action="store_true")
+    parser.add_argument("--save_path", default=None,
+                        help="folder to save to and resume from")
+    parser.add_argument("--save_every", type=int, default=100,
+                        help="training batches between saves")
+    parser.add_argument("--stop_after", type=int, default=None,
+                        help="training batches this process runs before it "
+                             "saves and stops (with --save_path)")
+    parser.add_argument("--results_file", default=None,
+                        help="JSON file for the perplexities")
     args = parser.parse_args()
+    if args.stop_after is not None and not args.save_path:
+        raise SystemExit("tf1_reference.py: --stop_after needs --save_path, "
+                         "to resume from")
 
     import dataclasses  # pylint: disable=import-outside-toplevel
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
@@ -211,29 +307,70 @@ def main():
         train = Model(tf, config, True, config.batch_size, config.num_steps)
     with tf.compat.v1.variable_scope("Model", reuse=True,
                                      initializer=initializer):
-        valid = Model(tf, config, False, config.batch_size, config.num_steps)
+        valid_model = Model(tf, config, False, config.batch_size,
+                            config.num_steps)
         test = Model(tf, config, False, 1, 1)
     epochs = args.epochs or config.max_max_epoch
     with tf.compat.v1.Session() as session:
         session.run(tf.compat.v1.global_variables_initializer())
-        if args.init_from:
+        saves = Saves(tf, session, args.save_path) if args.save_path else None
+        progress = saves.load() if saves else {}
+        if progress:
+            print(f"Resuming from {progress['checkpoint']}: epoch "
+                  f"{progress['epoch'] + 1}, batch {progress['step']}",
+                  flush=True)
+        elif args.init_from:
             load_weights(tf, session, args.init_from, config)
-        for i in range(epochs):
+        progress.setdefault("epochs", [])
+        batches_run = []  # by this process, for --stop_after
+        for i in range(progress.get("epoch", 0), epochs):
             lr_decay = config.lr_decay ** max(i + 1 - config.max_epoch, 0.0)
             session.run(train.lr_update,
                         {train.new_lr: config.learning_rate * lr_decay})
             print(f"Epoch: {i + 1} Learning rate: "
                   f"{session.run(train.lr):.3f}", flush=True)
-            perplexity, speed = run_epoch(session, train, corpus.train, True,
-                                          args.max_steps, args.print_costs)
+            resume = None
+            if progress.get("epoch") == i:
+                resume = (progress["step"], progress["costs"],
+                          progress["iters"], progress["state"])
+
+            def checkpoint(step, costs, iters, state, i=i):
+                batches_run.append(step)
+                stopping = len(batches_run) == args.stop_after
+                if step % args.save_every == 0 or stopping:
+                    saves.save(dict(progress, epoch=i, step=step, costs=costs,
+                                    iters=iters), state)
+                if stopping:
+                    print(f"Stopped after {args.stop_after} batches; the same "
+                          "command resumes.", flush=True)
+                    raise SystemExit(0)
+
+            perplexity, speed = run_epoch(
+                session, train, corpus.train, True, args.max_steps,
+                args.print_costs, resume, checkpoint if saves else None)
             print(f"Epoch: {i + 1} Train Perplexity: {perplexity:.3f} "
                   f"({speed:.0f} wps)", flush=True)
-            perplexity, _ = run_epoch(session, valid, corpus.valid)
-            print(f"Epoch: {i + 1} Valid Perplexity: {perplexity:.3f}",
+            valid, _ = run_epoch(session, valid_model, corpus.valid)
+            print(f"Epoch: {i + 1} Valid Perplexity: {valid:.3f}",
                   flush=True)
+            progress["epochs"].append(
+                {"epoch": i + 1, "learning_rate": float(session.run(train.lr)),
+                 "train_perplexity": perplexity, "valid_perplexity": valid})
+            progress.update(epoch=i + 1, step=0, costs=0.0, iters=0, state=None)
+            if saves:
+                saves.save(progress)
         if not args.skip_test:
             perplexity, _ = run_epoch(session, test, corpus.test)
             print(f"Test Perplexity: {perplexity:.3f}", flush=True)
+            progress["test_perplexity"] = perplexity
+        if args.results_file:
+            with open(args.results_file, "w", encoding="utf-8") as file:
+                json.dump({"command": " ".join(sys.argv),
+                           "config": dataclasses.asdict(config),
+                           "seed": args.seed,
+                           "epochs": progress["epochs"],
+                           "test_perplexity": progress.get("test_perplexity")},
+                          file, indent=1)
 
 
 if __name__ == "__main__":
