@@ -30,8 +30,8 @@ running cost every --save_every training batches and at each epoch's end,
 and the same command resumes from the latest save. The resumed run is not
 the uninterrupted one to the bit: TensorFlow 1's dropout ops keep their
 random streams outside the checkpoint, so after a resume the masks are
-drawn from the seed's start again, not continued. --results_file writes every epoch's perplexities and the test's
-as JSON.
+drawn from the seed's start again, not continued. --results_file writes
+every epoch's perplexities and the test's as JSON.
 """
 
 import argparse
