@@ -139,7 +139,7 @@ def fake_pin(folder):
     python = folder / "venv" / "bin" / "python"
     python.write_text('#!/bin/sh\n'
                       'if [ "$2" = ptb_tf.hardware ]; then echo "Fake CPU"; exit 0; fi\n'
-                      'echo "python $*"\n')
+                      'echo "python $*${TF_USE_LEGACY_KERAS:+ (TF_USE_LEGACY_KERAS=$TF_USE_LEGACY_KERAS)}"\n')
     python.chmod(0o755)
     subprocess.run(["git", "init", "--quiet", str(folder)], check=True)
     subprocess.run(["git", "-C", str(folder), "-c", "user.name=t", "-c",
@@ -167,6 +167,19 @@ def test_long_run_logs_a_part_header_then_trains_from_the_pin(tmp_path):
     runs = tmp_path / "ptb_runs"
     assert command == (f"python -m ptb_tf.train --save_path={runs}/demo "
                        f"--results_file={runs}/demo.json --progress=lines --model=test")
+
+
+def test_long_run_runs_the_tutorials_own_graph_from_the_pin(tmp_path):
+    fake_pin(tmp_path / "pin")
+    result = long_run(tmp_path, str(tmp_path / "pin"), "tf1", "--tf1_reference",
+                      "--model=medium")
+    assert result.returncode == 0, result.stderr
+    header, command = (tmp_path / "ptb_runs" / "tf1.log").read_text().splitlines()
+    assert header.startswith("=== part started ")
+    runs = tmp_path / "ptb_runs"
+    assert command == (f"python {tmp_path / 'pin'}/tools/tf1_reference.py "
+                       f"--save_path={runs}/tf1 --results_file={runs}/tf1.json "
+                       "--model=medium (TF_USE_LEGACY_KERAS=1)")
 
 
 def test_long_run_takes_a_commit_for_its_pinned_copy(tmp_path):

@@ -2,6 +2,10 @@
 # Runs one part of a long training run from a pinned copy, logging to a file.
 #
 #   tools/long_run.sh PIN NAME TRAIN_FLAGS...
+#   tools/long_run.sh PIN NAME --tf1_reference TF1_REFERENCE_FLAGS...
+#
+# The second form runs the tutorial's own graph (tools/tf1_reference.py, from
+# the pin, with tf_keras installed there once) instead of ptb_tf.train.
 #
 # PIN is a clone of this repository at a fixed commit with its own virtualenv
 # (PIN/venv) and a non-editable install, so that editing the work tree cannot
@@ -16,6 +20,8 @@
 # reads.
 set -euo pipefail
 pin=$1; name=$2; shift 2
+tf1=false
+if [ "${1:-}" = --tf1_reference ]; then tf1=true; shift; fi
 if [ ! -d "$pin" ]; then
   repo=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
   commit=$(git -C "$repo" rev-parse --verify --quiet "$pin^{commit}") \
@@ -31,6 +37,12 @@ if [ ! -d "$pin" ]; then
   fi
 fi
 pin=$(cd "$pin" && pwd)
+if $tf1 && ! "$pin/venv/bin/python" -c "import tf_keras" >/dev/null 2>&1; then
+  # tf_keras of the pin's TensorFlow release, for the tutorial's BasicLSTMCell.
+  tf_version=$("$pin/venv/bin/python" -c \
+    "import importlib.metadata as m; print(m.version('tensorflow'))")
+  "$pin/venv/bin/pip" install --quiet "tf_keras~=${tf_version%.*}.0"
+fi
 runs=$HOME/ptb_runs; mkdir -p "$runs"
 cd "$runs"  # not the pinned source folder: python imports the installed copy
 commit=$(git -C "$pin" rev-parse --short HEAD)
@@ -45,5 +57,10 @@ machine=$(cut -c1-12 /etc/machine-id 2>/dev/null || echo unknown)
 # The boot id changes with each machine (and each reboot).
 boot=$(cut -c1-8 /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown)
 echo "=== part started $(date -u +%FT%TZ) on $(hostname)/$machine/boot-$boot commit $commit cpu: $cpu" >> "$runs/$name.log"
+if $tf1; then
+  TF_USE_LEGACY_KERAS=1 exec "$pin/venv/bin/python" "$pin/tools/tf1_reference.py" \
+    --save_path="$runs/$name" --results_file="$runs/$name.json" "$@" \
+    >> "$runs/$name.log" 2>&1
+fi
 exec "$pin/venv/bin/python" -m ptb_tf.train --save_path="$runs/$name" \
   --results_file="$runs/$name.json" --progress=lines "$@" >> "$runs/$name.log" 2>&1
