@@ -118,3 +118,20 @@ def test_a_stopped_reference_run_resumes_to_the_uninterrupted_result(
     # Old saves are removed: only the last one is left.
     assert sorted(path.name for path in parts.glob("model.ckpt-*")) == [
         "model.ckpt-9.data-00000-of-00001", "model.ckpt-9.index"]
+
+
+def test_a_reference_run_refuses_a_folder_another_run_saves_into(
+        tiny_corpus_path, tmp_path):
+    from ptb_tf import run_lock  # pylint: disable=import-outside-toplevel
+    folder = tmp_path / "run"
+    folder.mkdir()
+    run_lock.acquire(str(folder))
+    try:
+        result = run_python(TOOL, f"--data_path={tiny_corpus_path}",
+                            f"--save_path={folder}", timeout=120)
+    finally:
+        run_lock.release(str(folder))
+    assert result.returncode == 1
+    assert "is in use by another training" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (folder / "progress.json").exists()

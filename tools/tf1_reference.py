@@ -172,7 +172,6 @@ class Saves:
         # the Saver's own max_to_keep forgets those of earlier processes.
         self.saver = tf.compat.v1.train.Saver(max_to_keep=None)
         self.progress_file = os.path.join(save_path, "progress.json")
-        os.makedirs(save_path, exist_ok=True)
 
     def load(self):
         """The saved progress ({} for a new run), its variables restored."""
@@ -279,6 +278,16 @@ def main():
     if args.stop_after is not None and not args.save_path:
         raise SystemExit("tf1_reference.py: --stop_after needs --save_path, "
                          "to resume from")
+    if args.save_path:
+        # Two runs saving into one folder would leave it to neither: the
+        # lock ptb_tf.train takes, before TensorFlow starts.
+        from ptb_tf import run_lock  # pylint: disable=import-outside-toplevel
+        from ptb_tf.errors import UserError  # pylint: disable=import-outside-toplevel
+        os.makedirs(args.save_path, exist_ok=True)
+        try:
+            run_lock.acquire(args.save_path)
+        except UserError as error:
+            raise SystemExit(f"tf1_reference.py: {error}") from None
 
     import dataclasses  # pylint: disable=import-outside-toplevel
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
