@@ -123,7 +123,7 @@ def run_epoch(session, model, ids, train=False, max_steps=None,
 
     resume: (next batch, costs, iters, state) of an epoch saved part way
     (state None for the zero state); checkpoint(next batch, costs, iters,
-    state) is called when the caller's save interval says so.
+    state) is called after every batch, and decides whether to save.
     """
     step0, costs, iters, state = resume or (0, 0.0, 0, None)
     if state is None:
@@ -331,7 +331,7 @@ def main():
         elif args.init_from:
             load_weights(tf, session, args.init_from, config)
         progress.setdefault("epochs", [])
-        batches_run = []  # by this process, for --stop_after
+        batches_run = 0  # by this process, for --stop_after
         for i in range(progress.get("epoch", 0), epochs):
             lr_decay = config.lr_decay ** max(i + 1 - config.max_epoch, 0.0)
             session.run(train.lr_update,
@@ -344,8 +344,9 @@ def main():
                           progress["iters"], progress["state"])
 
             def checkpoint(step, costs, iters, state, i=i):
-                batches_run.append(step)
-                stopping = len(batches_run) == args.stop_after
+                nonlocal batches_run
+                batches_run += 1
+                stopping = batches_run == args.stop_after
                 if step % args.save_every == 0 or stopping:
                     saves.save(dict(progress, epoch=i, step=step, costs=costs,
                                     iters=iters), state)
