@@ -45,6 +45,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ptb_tf.files import write_json  # pylint: disable=wrong-import-position
 
 
 def batches(ids, batch_size, num_steps):
@@ -205,10 +206,7 @@ class Saves:
             progress["state"] = progress["checkpoint"] + ".state.npy"
             np.save(prefix + ".state.npy", np.asarray(
                 [[layer[0], layer[1]] for layer in state]))
-        temporary = self.progress_file + ".tmp"
-        with open(temporary, "w", encoding="utf-8") as file:
-            json.dump(progress, file, indent=1)
-        os.replace(temporary, self.progress_file)
+        write_json(self.progress_file, progress)
         for old in glob.glob(os.path.join(self.path, "model.ckpt-*")):
             if not os.path.basename(old).startswith(
                     progress["checkpoint"] + "."):
@@ -374,13 +372,11 @@ def main():
             print(f"Test Perplexity: {perplexity:.3f}", flush=True)
             progress["test_perplexity"] = perplexity
         if args.results_file:
-            with open(args.results_file, "w", encoding="utf-8") as file:
-                json.dump({"command": " ".join(sys.argv),
-                           "config": dataclasses.asdict(config),
-                           "seed": args.seed,
-                           "epochs": progress["epochs"],
-                           "test_perplexity": progress.get("test_perplexity")},
-                          file, indent=1)
+            write_json(args.results_file, {
+                "command": " ".join(sys.argv),
+                "config": dataclasses.asdict(config), "seed": args.seed,
+                "epochs": progress["epochs"],
+                "test_perplexity": progress.get("test_perplexity")})
 
 
 if __name__ == "__main__":
