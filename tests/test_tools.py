@@ -1,10 +1,14 @@
 """tools/: the long-run launcher, the progress file of a long run, the
-validation-curve picture and the performance tables."""
+validation-curve picture, the performance tables and score's memory on one
+long line."""
 
 import json
 import os
+import re
 import subprocess
 import sys
+
+import pytest
 
 from tests.helpers import REPO_ROOT
 
@@ -199,3 +203,29 @@ def test_long_run_refuses_what_is_neither_a_folder_nor_a_commit(tmp_path):
     assert result.returncode == 2
     assert "no-such-pin is neither a folder nor a commit" in result.stderr
     assert not (tmp_path / "ptb_runs").exists()
+
+
+def _log_probability(corpus_line):
+    return float(re.search(r"log-probability (\S+),", corpus_line).group(1))
+
+
+@pytest.mark.slow
+def test_score_memory_scores_one_long_line_as_its_sentences(trained, tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text("the dog sat on the mat\na cat saw the log\nzebra\n")
+    results = tmp_path / "memory.json"
+    subprocess.run(
+        [sys.executable, os.path.join(REPO_ROOT, "tools", "score_memory.py"),
+         f"--saved_model={trained['export_dir']}", f"--text={text}",
+         "--sizes_mb=0.0002,0.0004", f"--results_file={results}"],
+        capture_output=True, text=True, check=True)
+    report = json.loads(results.read_text())
+    assert "--results_file=" in report["command"]
+    small, large = report["one_line"]
+    assert small["megabytes"] < large["megabytes"]
+    assert large["sentences"] == report["as_lines"]["sentences"] > 3
+    # The same sentences, as one line or as lines: the same log-probability
+    # (score carries the state across lines), whatever the line's length.
+    assert _log_probability(large["corpus"]) == pytest.approx(
+        _log_probability(report["as_lines"]["corpus"]), rel=1e-5)
+    assert all(row["peak_rss_mb"] > 50 for row in (small, large, report["as_lines"]))

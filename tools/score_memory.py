@@ -2,7 +2,7 @@ r"""Peak memory of `python -m ptb_tf.score` on one very long line.
 
     python tools/score_memory.py --saved_model=/tmp/ptb_small_export \
         --text=$PTB/ptb.test.txt --sizes_mb=5,50 \
-        --output=results/score_memory.json
+        --results_file=results/score_memory.json
 
 Builds, from a text's lines, one line of each size (its sentences joined by
 a written-out " <eos> ", so that its tokens are those of the same sentences
@@ -21,6 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from ptb_tf import hardware
+from ptb_tf.files import write_json
 
 
 def build(sentences, size_bytes, path, count=None):
@@ -69,13 +72,15 @@ def main():
     parser.add_argument("--compare_mb", type=float, default=None,
                         help="the size whose sentences are also scored as "
                              "lines (default: the largest)")
-    parser.add_argument("--output")
+    # --output: the name of the first runs (results/score_memory.json).
+    parser.add_argument("--results_file", "--output", dest="results_file")
     args = parser.parse_args()
     with open(args.text, encoding="utf-8") as text:
         sentences = [line.strip() for line in text if line.strip()]
     sizes = sorted(float(size) for size in args.sizes_mb.split(","))
     report = {"command": " ".join(["python", *sys.argv]),
-              "machine": {"cpu": platform.processor() or platform.machine(),
+              "machine": {"cpu": hardware.cpu_description()
+                                 or platform.processor() or platform.machine(),
                           "cores": os.cpu_count()},
               "one_line": []}
     compare = args.compare_mb or sizes[-1]
@@ -98,10 +103,8 @@ def main():
         report["as_lines"] = {"sentences": compared, "peak_rss_mb": peak,
                               "corpus": corpus, "seconds": seconds}
         print(json.dumps(report["as_lines"]), flush=True)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as out:
-            json.dump(report, out, indent=2)
-            out.write("\n")
+    if args.results_file:
+        write_json(args.results_file, report)
 
 
 if __name__ == "__main__":
