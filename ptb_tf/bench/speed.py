@@ -88,12 +88,24 @@ def step_passes(config):
     return softmax_passes(config, config.batch_size, config.num_steps)
 
 
+# The logits' types a path's passes may be charged in. A bfloat16 path's
+# log-softmax reads and writes float32 logits (recurrent.matmul's products
+# come back float32), casting the gradient for its matmuls, a cast a matmul
+# can fold into its load: its passes are charged in the faster of the two
+# types. Measured in bfloat16 alone, they read too slow on both CPUs timed:
+# the bfloat16 write took 1.8x the float32 one on a Zen 4 and 3.1x on a Xeon
+# with AMX, and medium's softmax layer ran faster than its bound on both.
+PASS_TYPES = {"float32": ("float32",), "bfloat16": ("float32", "bfloat16")}
+
+
 def pass_seconds(workload, passes, rates, dtype_name):
     """Seconds of `passes` (softmax_passes' dict) at the rates measured for
     their own shapes (rates: softmax_pass_rates' dict of pass_shapes(
-    workload, passes), in passes/s, keyed "DTYPE WORKLOAD PART"), and per
-    part."""
-    seconds = {part: 1 / rates[f"{dtype_name} {workload} {part}"]["median"]
+    workload, passes), in passes/s, keyed "DTYPE WORKLOAD PART"), each in
+    the fastest of the logits' types PASS_TYPES allows a dtype_name path,
+    and per part."""
+    seconds = {part: min(1 / rates[f"{pass_type} {workload} {part}"]["median"]
+                         for pass_type in PASS_TYPES[dtype_name])
                for part in passes}
     return sum(seconds.values()), seconds
 
@@ -309,7 +321,8 @@ def bounds_now(tf, name, config, variants, gflop_per_call=GFLOP_PER_CALL,
     pass_rates = softmax_pass_rates(
         tf, pass_shapes(name, step_passes(config)), trials=trials,
         entries_per_call=gflop_per_call * ENTRIES_PER_GFLOP,
-        dtype_names=dtype_names)
+        dtype_names=sorted({pass_type for dtype_name in dtype_names
+                            for pass_type in PASS_TYPES[dtype_name]}))
     return {variant: shape_bound(name, config, rates, pass_rates,
                                  matmul_dtype(variant),
                                  parse_variant(variant)[0])["words_per_second"]

@@ -154,9 +154,9 @@ def test_matmul_rates_measure_each_shape_and_precision():
         assert rate["median"] > 0
 
 
-def _pass_rates(config, workload, passes_per_second):
+def _pass_rates(config, workload, passes_per_second, dtype_name="float32"):
     """Every log-softmax pass of a training batch of `config` at one rate."""
-    return {f"float32 {key}": {"median": passes_per_second}
+    return {f"{dtype_name} {key}": {"median": passes_per_second}
             for key in speed.pass_shapes(workload, speed.step_passes(config))}
 
 
@@ -206,6 +206,27 @@ def test_the_shape_bound_charges_each_matmul_and_pass_at_its_own_rate():
     assert parts["softmax layer"] == pytest.approx(1e3 * softmax / 100e9 + 5.0)
     assert parts["recurrence"] == pytest.approx(
         1e3 * ((flops - recurrent - softmax) / 100e9 + recurrent / 10e9))
+
+
+def test_a_bfloat16_paths_passes_are_charged_in_the_faster_logits_type():
+    # Its log-softmax runs on float32 logits, so a float32 pass faster than
+    # the bfloat16 one (a Xeon with AMX: the bfloat16 write 3.1x slower) is
+    # the one its bound charges; a float32 path never gets bfloat16's.
+    config = PRESETS["small"]
+    rates = {**_pass_rates(config, "small", 1000.0),
+             **_pass_rates(config, "small", 250.0, "bfloat16")}
+    assert speed.pass_seconds("small", speed.step_passes(config), rates,
+                              "bfloat16")[0] == pytest.approx(2e-3)
+    assert speed.pass_seconds("small", speed.step_passes(config), rates,
+                              "float32")[0] == pytest.approx(2e-3)
+    rates.update(_pass_rates(config, "small", 4000.0, "bfloat16"))
+    total, parts = speed.pass_seconds("small", speed.step_passes(config),
+                                      rates, "bfloat16")
+    assert total == pytest.approx(0.5e-3)
+    assert parts == pytest.approx({"log-softmax forward": 0.25e-3,
+                                   "log-softmax backward": 0.25e-3})
+    assert speed.pass_seconds("small", speed.step_passes(config), rates,
+                              "float32")[0] == pytest.approx(2e-3)
 
 
 def test_the_unrolled_lstm_bound_charges_one_recurrent_weight_gradient_a_layer():
@@ -300,9 +321,17 @@ def test_bounds_now_gives_each_paths_shape_bound(monkeypatch):
     measured, matmul_rates = [], speed.matmul_rates
     monkeypatch.setattr(speed, "matmul_rates", lambda *args, **kwargs: (
         measured.append(kwargs["dtype_names"]) or matmul_rates(*args, **kwargs)))
+    passes_measured, pass_rates = [], speed.softmax_pass_rates
+    monkeypatch.setattr(speed, "softmax_pass_rates", lambda *args, **kwargs: (
+        passes_measured.append(kwargs["dtype_names"])
+        or pass_rates(*args, **kwargs)))
     speed.bounds_now(tf, "test", config, ["unrolled", "keras"],
                      gflop_per_call=0.001)
-    assert measured == [["float32"]]
+    assert measured == [["float32"]] and passes_measured == [["float32"]]
+    # A bfloat16 path alone: its matmuls in bfloat16, its passes in both.
+    speed.bounds_now(tf, "test", config, ["unrolled+bf16"], gflop_per_call=0.001)
+    assert measured[-1] == ["bfloat16"]
+    assert passes_measured[-1] == ["bfloat16", "float32"]
 
 
 def test_bounds_now_times_its_rates_as_the_runs_first_bounds_are(monkeypatch):
