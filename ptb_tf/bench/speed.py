@@ -184,8 +184,13 @@ def matmul_rates(tf, shapes, trials=RATE_TRIALS,
                 # matmul could be hoisted out of the loop and run once.
                 def body(index, total, pairs):
                     for a, b in pairs:
-                        total += tf.reduce_sum(tf.cast(tf.matmul(a, b),
-                                                       tf.float32))
+                        # Summed in the product's own type: a cast to
+                        # float32 first, a pass over the product, took 8%
+                        # of a bfloat16 2048^3 call on a Xeon with AMX
+                        # (994 GFLOP/s against 1,089 summed in bfloat16 and
+                        # 1,134 for a plain call, measured side by side).
+                        total += tf.cast(tf.reduce_sum(tf.matmul(a, b)),
+                                         tf.float32)
                     return index + 1, total, pairs
                 return tf.while_loop(lambda index, *_: index < repeat, body,
                                      (tf.constant(0), tf.constant(0.0),
