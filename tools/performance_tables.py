@@ -120,10 +120,13 @@ def inference(report):
 def other(report):
     """The test config's epoch per path, the exact test, the side costs."""
     each = report.get("test_config_epochs_seconds", {})  # since f28d18b
+    floors = report.get("test_config_epoch_pass_seconds", {})
     epochs = ", ".join(
         f"`{variant}` {seconds:.1f} s" + (
             " (" + ", ".join(f"{value:.1f}" for value in each[variant]) + ")"
             if variant in each else "")
+        + (f", its log-softmax passes alone {floors[variant]:.1f} s"
+           if variant in floors else "")
         for variant, seconds in report["test_config_epoch_seconds"].items())
     rows = ["| other measurements | |", "|---|---|",
             "| test config, one full PTB epoch (23,239 steps; the median, "

@@ -483,6 +483,18 @@ def epoch_times(corpus, config, variant, epochs=3):
     return [epoch() for _ in range(epochs)]
 
 
+def epoch_pass_seconds(workload, num_tokens, config, pass_rates, dtype_name):
+    """Seconds of the log-softmax passes of one training epoch of config over
+    num_tokens: each batch's step_passes at the rates measured for them
+    (pass_rates: softmax_pass_rates' dict of pass_shapes(workload, ...)), as
+    pass_seconds charges them. The floor under the test config's epoch,
+    whose 2-unit step is little else."""
+    from ptb_tf.corpus.layout import num_batches  # pylint: disable=g-import-not-at-top
+    steps = num_batches(num_tokens, config.batch_size, config.num_steps)
+    return steps * pass_seconds(workload, step_passes(config), pass_rates,
+                                dtype_name)[0]
+
+
 def exact_test_seconds(corpus, config, window=500):
     from ptb_tf.training.models import build_model  # pylint: disable=g-import-not-at-top
     from ptb_tf.training.trainer import Trainer  # pylint: disable=g-import-not-at-top

@@ -229,6 +229,18 @@ def test_a_bfloat16_paths_passes_are_charged_in_the_faster_logits_type():
                               "float32")[0] == pytest.approx(2e-3)
 
 
+def test_the_test_configs_epoch_floor_is_its_batches_passes():
+    config = PRESETS["test"]
+    # 4,041 tokens: (4041 // 20 - 1) // 2 = 100 batches, each two 1 ms passes.
+    rates = _pass_rates(config, "test", 1000.0)
+    assert speed.epoch_pass_seconds("test", 4041, config, rates,
+                                    "float32") == pytest.approx(0.2)
+    # A bfloat16 path's passes in the faster type, as its bound charges them.
+    rates.update(_pass_rates(config, "test", 500.0, "bfloat16"))
+    assert speed.epoch_pass_seconds("test", 4041, config, rates,
+                                    "bfloat16") == pytest.approx(0.2)
+
+
 def test_the_unrolled_lstm_bound_charges_one_recurrent_weight_gradient_a_layer():
     # recurrent._unrolled_time_loop computes the recurrent kernel's gradient
     # over all steps at once: its bound charges that shape, not T small ones.
