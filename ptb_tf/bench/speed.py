@@ -93,8 +93,9 @@ def step_passes(config):
 # come back float32), casting the gradient for its matmuls, a cast a matmul
 # can fold into its load: its passes are charged in the faster of the two
 # types. Measured in bfloat16 alone, they read too slow on both CPUs timed:
-# the bfloat16 write took 1.8x the float32 one on a Zen 4 and 3.1x on a Xeon
-# with AMX, and medium's softmax layer ran faster than its bound on both.
+# the bfloat16 write took 1.5-1.8x the float32 one on a Zen 4 and 3.1x on
+# a Xeon with AMX, and medium's softmax layer ran faster than its bound on
+# both.
 PASS_TYPES = {"float32": ("float32",), "bfloat16": ("float32", "bfloat16")}
 
 
